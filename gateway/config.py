@@ -43,6 +43,8 @@ class ModemConfig:
     profile: str = "waveshare-sim800"
     pin: str = ""
     smsc: str = ""
+    # The SIM's own number, shown as "to" of received messages (optional).
+    msisdn: str = ""
     registration_timeout: float = 120.0
     command_timeout: float = 10.0
     send_timeout: float = 120.0

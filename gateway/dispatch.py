@@ -1,0 +1,194 @@
+"""The dispatcher: one thread that keeps the modem busy while work is queued.
+
+It claims the next due part (the store moves it to 'sending', our in-doubt state), hands the PDU
+to the modem and records what came back. Transient failures are retried with exponential backoff
+and jitter until the validity period is over; permanent ones end the message; a send whose
+outcome is unknown follows ``sending.in_doubt``.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.config import SendingConfig
+from gateway.errors import (
+    AtCommandError,
+    CmeError,
+    CmsError,
+    ModemUnavailableError,
+    SendInDoubtError,
+)
+from gateway.modem.errors import CmsPolicy, classify_cme, classify_cms
+from gateway.statuses import MessageState, error_for_cms
+from gateway.store import PartJob, Store
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL = 1.0  # seconds between expiry sweeps when nothing wakes us
+UNAVAILABLE_RETRY = 2.0  # seconds before trying a part again when the modem was not reachable
+HOLD_RETRY = 10.0  # seconds before trying again after "SIM busy / not ready" class errors
+
+
+class Sender(Protocol):
+    """The part of the modem driver the dispatcher uses."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def send(self, pdu: str, tpdu_length: int, *, more_to_follow: bool = False) -> int: ...
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    expired: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        modem: Sender,
+        config: SendingConfig,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.modem = modem
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.stats = DispatchStats()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_send = -1e9
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        recovered = self.store.recover_in_doubt(self.clock.now().timestamp(), self.config.in_doubt == "resend")
+        for message_id, seq in recovered:
+            log.warning(
+                "message %s part %d was being sent when simgate stopped: %s",
+                message_id, seq, "queued again" if self.config.in_doubt == "resend" else "assumed sent",
+            )
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Called by the service after it committed new work."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # never let one bad row kill the only sender
+                log.exception("dispatcher iteration failed")
+                worked = False
+            if worked:
+                continue
+            self._wake.clear()
+            self.clock.wait(self._wake, self._idle_timeout())
+
+    def _idle_timeout(self) -> float:
+        due = self.store.next_due_time()
+        if due is None:
+            return IDLE_POLL
+        return max(0.0, min(IDLE_POLL, due - self.clock.now().timestamp()))
+
+    # ---- one step ----
+
+    def run_once(self) -> bool:
+        """Expire what is overdue, then send at most one part. True when a part was handled."""
+        now = self.clock.now().timestamp()
+        for message_id in self.store.expire_due(now):
+            self.stats.expired += 1
+            log.info("message %s expired before it could be sent", message_id)
+        if not self.modem.ready:
+            return False
+        if self.config.rate_per_minute > 0:
+            gap = 60.0 / self.config.rate_per_minute - (self.clock.monotonic() - self._last_send)
+            if gap > 0:
+                return False
+        job = self.store.claim_next_part(now)
+        if job is None:
+            return False
+        self._send(job)
+        return True
+
+    def _send(self, job: PartJob) -> None:
+        more = job.seq < job.total
+        log.debug("message %s part %d/%d: sending (attempt %d)", job.message_id, job.seq, job.total, job.attempts)
+        self._last_send = self.clock.monotonic()
+        try:
+            mr = self.modem.send(job.pdu, job.tpdu_length, more_to_follow=more)
+        except SendInDoubtError as exc:
+            self._in_doubt(job, str(exc))
+        except (CmsError, CmeError) as exc:
+            info = classify_cms(exc.code) if isinstance(exc, CmsError) else classify_cme(exc.code if exc.code is not None else exc.text)
+            self._refused(job, exc, info.policy, info.permanent, info.meaning)
+        except AtCommandError as exc:
+            self._refused(job, exc, CmsPolicy.RETRY, False, "ERROR")
+        except ModemUnavailableError as exc:
+            log.info("message %s part %d: modem unavailable (%s), kept in the queue", job.message_id, job.seq, exc)
+            self.store.release_part(job.part_id, self.clock.now().timestamp() + UNAVAILABLE_RETRY)
+        else:
+            now = self.clock.now().timestamp()
+            self.store.record_part_sent(job.part_id, mr, now, job.status_report)
+            self.stats.sent += 1
+            log.info("message %s part %d/%d sent, TP-MR %d", job.message_id, job.seq, job.total, mr)
+
+    def _in_doubt(self, job: PartJob, reason: str) -> None:
+        self.stats.in_doubt += 1
+        now = self.clock.now().timestamp()
+        if self.config.in_doubt == "resend":
+            log.warning("message %s part %d: outcome unknown (%s); sending again (may duplicate)", job.message_id, job.seq, reason)
+            self.store.record_part_retry(job.part_id, f"in doubt: {reason}", now + self._backoff(job.attempts))
+        else:
+            log.warning("message %s part %d: outcome unknown (%s); assumed sent", job.message_id, job.seq, reason)
+            self.store.record_part_sent(job.part_id, None, now, job.status_report)
+
+    def _refused(self, job: PartJob, exc: AtCommandError, policy: CmsPolicy, permanent: bool, meaning: str) -> None:
+        now = self.clock.now().timestamp()
+        reason = f"{exc.kind} {exc.code if exc.code is not None else ''} {meaning}".strip()
+        if permanent or policy in (CmsPolicy.PERMANENT, CmsPolicy.RECONFIGURE):
+            self.stats.failed += 1
+            log.error("message %s part %d refused for good: %s", job.message_id, job.seq, reason)
+            error = error_for_cms(exc.code if isinstance(exc, CmsError) else None)
+            self.store.fail_message(
+                job.message_pk, MessageState.UNDELIVERABLE, "UNDELIVERABLE_REJECTED_OPERATOR", error.id, now, reason
+            )
+            return
+        if policy is CmsPolicy.HOLD:
+            log.warning("message %s part %d: modem not ready to send (%s), held", job.message_id, job.seq, reason)
+            self.store.release_part(job.part_id, now + HOLD_RETRY)
+            return
+        retry_at = now + self._backoff(job.attempts)
+        if retry_at >= job.expires_at:
+            self.stats.expired += 1
+            log.warning("message %s: validity ends before the next retry (%s), expired", job.message_id, reason)
+            self.store.fail_message(job.message_pk, MessageState.EXPIRED, "EXPIRED_EXPIRED", 4101, now, reason)
+            return
+        self.stats.retried += 1
+        log.warning("message %s part %d: %s, retry in %.1f s", job.message_id, job.seq, reason, retry_at - now)
+        self.store.record_part_retry(job.part_id, reason, retry_at)
+
+    def _backoff(self, attempts: int) -> float:
+        base = self.config.retry_base * (2 ** max(0, attempts - 1))
+        return min(self.config.retry_max, base) * self.rng.uniform(0.5, 1.5)

@@ -1,0 +1,122 @@
+"""Inbound SMS: decode, reassemble concatenated parts, split the keyword, store.
+
+Parts are stored as they arrive (the driver deletes them from the SIM only after we return), so a
+restart in the middle of a long message loses nothing. A message whose parts do not all arrive is
+delivered with what came after ``inbound.reassembly_timeout``, marked incomplete.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Sequence
+
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.config import InboundConfig
+from gateway.errors import PduError
+from gateway.sms import Deliver, decode_pdu
+from gateway.store import InboundRecord, Store, StoredInboundPart
+
+log = logging.getLogger(__name__)
+
+MISSING_MARK = "\u2026"  # where a missing part's text would have been
+
+
+def split_keyword(text: str | None, keywords: Sequence[str]) -> tuple[str | None, str | None]:
+    """First word (upper-cased) is the keyword; the rest is the clean text (spec "cleanText")."""
+    if not text:
+        return None, text
+    words = text.strip().split(None, 1)
+    if not words:
+        return None, text
+    first = words[0].upper()
+    if keywords and first not in {k.upper() for k in keywords}:
+        return None, text
+    return first, words[1] if len(words) > 1 else ""
+
+
+class InboundHandler:
+    def __init__(self, store: Store, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
+        self.store = store
+        self.config = config
+        self.receiver = receiver.lstrip("+")
+        self.clock = clock
+
+    def handle_pdu(self, pdu: str) -> InboundRecord | None:
+        try:
+            sms = decode_pdu(pdu)
+        except PduError as exc:
+            # Stored anyway (as hex) so nothing the network delivered is dropped silently.
+            log.error("undecodable inbound PDU kept as raw data: %s", exc)
+            return self._store(sender="unknown", text=None, data=bytes.fromhex(pdu) if _is_hex(pdu) else pdu.encode(), parts=1, complete=False)
+        if not isinstance(sms, Deliver):
+            log.error("expected an SMS-DELIVER, got %s; ignored", type(sms).__name__)
+            return None
+        return self.handle(sms)
+
+    def handle(self, sms: Deliver) -> InboundRecord | None:
+        sender = sms.sender.number
+        if sms.concat is None or sms.concat.total <= 1:
+            return self._store(sender=sender, text=sms.text, data=sms.data, parts=1, complete=True)
+        c = sms.concat
+        now = self.clock.now().timestamp()
+        parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now)
+        log.info("inbound part %d/%d (ref %d) from %s", c.seq, c.total, c.ref, sender)
+        if len(parts) < c.total:
+            return None
+        return self._assemble((sender, c.ref, c.ref_bits, c.total), parts, complete=True)
+
+    def flush_stale(self) -> list[InboundRecord]:
+        """Deliver long messages whose missing parts did not come in time."""
+        cutoff = self.clock.now().timestamp() - self.config.reassembly_timeout
+        done = []
+        for group in self.store.stale_inbound_groups(cutoff):
+            parts = self.store.inbound_group_parts(group)
+            if parts:
+                log.warning("inbound message from %s (ref %d) incomplete: %d of %d parts", group[0], group[1], len(parts), group[3])
+                done.append(self._assemble(group, parts, complete=False))
+        return done
+
+    def _assemble(
+        self, group: tuple[str, int, int, int], parts: list[StoredInboundPart], complete: bool
+    ) -> InboundRecord:
+        by_seq = {p.seq: p for p in parts}
+        total = group[3]
+        if all(p.data is not None and p.text is None for p in parts):
+            data = b"".join(by_seq[i].data or b"" for i in range(1, total + 1) if i in by_seq)
+            return self._store(group[0], None, data, total, complete, consumed=[group])
+        text = "".join((by_seq[i].text or "") if i in by_seq else MISSING_MARK for i in range(1, total + 1))
+        return self._store(group[0], text, None, total, complete, consumed=[group])
+
+    def _store(
+        self,
+        sender: str,
+        text: str | None,
+        data: bytes | None,
+        parts: int,
+        complete: bool,
+        consumed: Sequence[tuple[str, int, int, int]] = (),
+    ) -> InboundRecord:
+        keyword, clean = split_keyword(text, self.config.keywords)
+        rec = self.store.insert_inbound(
+            message_id=str(uuid.uuid4()),
+            sender=sender,
+            receiver=self.receiver,
+            text=text,
+            data=data,
+            keyword=keyword,
+            clean_text=clean,
+            sms_count=parts,
+            complete=complete,
+            received_at=self.clock.now().timestamp(),
+            consumed_parts=consumed,
+        )
+        log.info("inbound message %s from %s stored (%d parts%s)", rec.message_id, sender, parts, "" if complete else ", incomplete")
+        return rec
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gateway.errors import DuplicateMessageIdError, ValidationError
+from gateway.statuses import MessageState
+from gateway.store import LogFilter, NewMessage, NewPart, Store
+
+
+def _msg(account_id: int, message_id: str, parts: int = 1, **kw) -> NewMessage:
+    base = dict(
+        message_id=message_id,
+        account_id=account_id,
+        bulk_id=None,
+        sender="InfoSMS",
+        destination="41793026727",
+        text="hello",
+        data=None,
+        encoding="gsm7",
+        sms_count=parts,
+        concat_ref=7,
+        created_at=1000.0,
+        expires_at=5000.0,
+        parts=tuple(NewPart(i, parts, f"00PDU{i}", 10 + i) for i in range(1, parts + 1)),
+        options={"status_report": True},
+    )
+    base.update(kw)
+    return NewMessage(**base)
+
+
+@pytest.fixture
+def account(store: Store) -> int:
+    return store.create_account("alice", "hash", 0.0).id
+
+
+def test_accept_claim_send_report_cycle(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "m1", parts=2)])
+    job1 = store.claim_next_part(now=1000.0)
+    assert job1 and (job1.seq, job1.total, job1.attempts) == (1, 2, 1)
+    assert store.message(account, "m1").state is MessageState.SENDING
+    store.record_part_sent(job1.part_id, 17, 1001.0, True)
+    assert store.message(account, "m1").state is MessageState.SENDING  # part 2 still queued
+    job2 = store.claim_next_part(now=1001.0)
+    store.record_part_sent(job2.part_id, 18, 1002.0, True)
+    assert store.message(account, "m1").state is MessageState.SENT
+    assert store.claim_next_part(now=2000.0) is None
+
+    [p1] = store.find_sent_parts("93026727", 17, since=0)
+    store.record_part_report(p1.part_id, 0, True, 1003.0, 0)
+    assert store.message(account, "m1").state is MessageState.SENT
+    assert store.take_reports(account, bulk_id=None, message_id=None, limit=10) == []
+    [p2] = store.find_sent_parts("93026727", 18, since=0)
+    rec = store.record_part_report(p2.part_id, 0, True, 1004.0, 0)
+    assert rec.state is MessageState.DELIVERED and rec.done_at == 1004.0
+    reports = store.take_reports(account, bulk_id=None, message_id=None, limit=10)
+    assert [r.message_id for r in reports] == ["m1"]
+    assert store.take_reports(account, bulk_id=None, message_id=None, limit=10) == []  # once
+    assert [r.message_id for r in store.logs(account, LogFilter())] == ["m1"]  # logs: always
+
+
+def test_duplicate_message_id_per_account(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "dup")])
+    with pytest.raises(DuplicateMessageIdError):
+        store.insert_messages([_msg(account, "dup")])
+    other = store.create_account("bob", "h", 0.0).id
+    store.insert_messages([_msg(other, "dup")])  # another account may reuse it
+
+
+def test_a_request_is_all_or_nothing(store: Store, account: int) -> None:
+    with pytest.raises(DuplicateMessageIdError):
+        store.insert_messages([_msg(account, "a"), _msg(account, "a")])
+    assert store.logs(account, LogFilter()) == []
+
+
+def test_duplicate_account_is_a_validation_error(store: Store, account: int) -> None:
+    with pytest.raises(ValidationError):
+        store.create_account("alice", "x", 0.0)
+
+
+def test_retry_and_release(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "m")])
+    job = store.claim_next_part(1000.0)
+    store.record_part_retry(job.part_id, "+CMS ERROR: 42", 1100.0)
+    assert store.claim_next_part(1099.0) is None
+    assert store.next_due_time() == 1100.0
+    job = store.claim_next_part(1100.0)
+    assert job.attempts == 2
+    store.release_part(job.part_id, 1200.0)  # modem unavailable: no attempt counted
+    assert store.claim_next_part(1200.0).attempts == 2
+
+
+def test_expiry_and_permanent_failure(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "late", expires_at=1500.0), _msg(account, "bad")])
+    assert store.expire_due(1600.0) == ["late"]
+    assert store.message(account, "late").status_name == "EXPIRED_EXPIRED"
+    job = store.claim_next_part(1600.0)
+    store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, "UNDELIVERABLE_REJECTED_OPERATOR", 1, 1601.0, "CMS 1")
+    rec = store.message(account, "bad")
+    assert (rec.state, rec.error_id) == (MessageState.UNDELIVERABLE, 1)
+    assert {r.message_id for r in store.take_reports(account, bulk_id=None, message_id=None, limit=5)} == {"late", "bad"}
+
+
+@pytest.mark.parametrize("resend", [False, True])
+def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
+    s = Store(tmp_path / "db")
+    acc = s.create_account("a", "h", 0).id
+    s.insert_messages([_msg(acc, "m")])
+    s.claim_next_part(1000.0)  # 'sending' when the process "dies"
+    s.close()
+    s = Store(tmp_path / "db")
+    try:
+        assert s.recover_in_doubt(1010.0, resend=resend) == [("m", 1)]
+        if resend:
+            assert s.claim_next_part(1010.0).attempts == 2
+        else:
+            assert s.message(acc, "m").state is MessageState.SENT
+            assert s.find_sent_parts("93026727", None, since=0)  # matchable by recipient
+    finally:
+        s.close()
+
+
+def test_concurrent_writers_all_commit(store: Store, account: int) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                store.insert_messages([_msg(account, f"t{n}-{i}")])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert len(store.logs(account, LogFilter(limit=1000))) == 400
+    assert store.writer.commits <= store.writer.jobs
+
+
+def test_inbound_parts_and_read_once(store: Store, account: int) -> None:
+    assert len(store.add_inbound_part("4479", 5, 8, 2, 2, "world", None, 1.0)) == 1
+    assert len(store.add_inbound_part("4479", 5, 8, 2, 2, "world", None, 1.0)) == 1  # duplicate ignored
+    parts = store.add_inbound_part("4479", 5, 8, 2, 1, "hello ", None, 2.0)
+    assert [p.seq for p in parts] == [1, 2]
+    store.insert_inbound(message_id="i1", sender="4479", receiver="", text="hello world", data=None, keyword="HELLO",
+                         clean_text="world", sms_count=2, complete=True, received_at=3.0,
+                         consumed_parts=[("4479", 5, 8, 2)])
+    assert store.inbound_group_parts(("4479", 5, 8, 2)) == []
+    assert [r.message_id for r in store.take_inbound(account, 10)] == ["i1"]
+    assert store.take_inbound(account, 10) == []
+    other = store.create_account("bob", "h", 0.0).id
+    assert [r.message_id for r in store.take_inbound(other, 10)] == ["i1"]
+    assert [r.message_id for r in store.inbound_logs(keyword="HELLO")] == ["i1"]
+
+
+def test_prune_keeps_unfinished(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "old-final", state=MessageState.REJECTED, parts=0), _msg(account, "old-queued")])
+    assert store.prune(older_than=2000.0) == 1
+    assert [r.message_id for r in store.logs(account, LogFilter())] == ["old-queued"]
