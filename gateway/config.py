@@ -71,6 +71,8 @@ class SendingConfig:
     validity_minutes: int = 2880
     retry_base: float = 5.0
     retry_max: float = 600.0
+    # Attempts after which a message that keeps failing transiently is given up as undeliverable.
+    max_attempts: int = 8
     # What to do with a part whose AT+CMGS outcome is unknown (crash or time-out after Ctrl-Z):
     # "assume_sent" never risks a duplicate; "resend" never risks a loss.
     in_doubt: str = "assume_sent"

@@ -167,16 +167,21 @@ class Dispatcher:
     def _refused(self, job: PartJob, exc: AtCommandError, policy: CmsPolicy, permanent: bool, meaning: str) -> None:
         now = self.clock.now().timestamp()
         reason = f"{exc.kind} {exc.code if exc.code is not None else ''} {meaning}".strip()
-        if permanent or policy in (CmsPolicy.PERMANENT, CmsPolicy.RECONFIGURE):
+        if permanent or policy is CmsPolicy.PERMANENT or job.attempts >= self.config.max_attempts:
             self.stats.failed += 1
-            log.error("message %s part %d refused for good: %s", job.message_id, job.seq, reason)
-            error = error_for_cms(exc.code if isinstance(exc, CmsError) else None)
-            self.store.fail_message(
-                job.message_pk, MessageState.UNDELIVERABLE, "UNDELIVERABLE_REJECTED_OPERATOR", error.id, now, reason
+            refused = permanent or policy is CmsPolicy.PERMANENT
+            log.error(
+                "message %s part %d %s: %s", job.message_id, job.seq,
+                "refused for good" if refused else f"failed {job.attempts} times", reason,
             )
+            error = error_for_cms(exc.code if isinstance(exc, CmsError) else None)
+            status = "UNDELIVERABLE_REJECTED_OPERATOR" if refused else "UNDELIVERABLE_NOT_DELIVERED"
+            self.store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, status, error.id, now, reason)
             return
-        if policy is CmsPolicy.HOLD:
-            log.warning("message %s part %d: modem not ready to send (%s), held", job.message_id, job.seq, reason)
+        if policy in (CmsPolicy.HOLD, CmsPolicy.RECONFIGURE):
+            # The modem or our configuration cannot send anything now (no SIM, no network, no
+            # SMSC): the message is not at fault, so it keeps its place and its attempts.
+            log.warning("message %s part %d: modem cannot send (%s), held", job.message_id, job.seq, reason)
             self.store.release_part(job.part_id, now + HOLD_RETRY)
             return
         retry_at = now + self._backoff(job.attempts)
