@@ -1,0 +1,467 @@
+"""The AT channel: one reader thread per port, one command in flight, one URC thread.
+
+Framing rules (STYLE.md rule 1): a final result code matches a whole line; a ``+XXX:`` line
+belongs to the pending command only when that command expects ``+XXX``, otherwise it is an
+unsolicited result code (URC) and goes to the event queue; the ``> `` prompt of ``AT+CMGS`` is
+an explicit state; in PDU mode a body is hex and can never look like ``OK``.  Raw traffic is
+logged at DEBUG under this module's logger, ``gateway.modem.at``.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Sequence
+
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
+                            ModemUnavailableError, SendInDoubtError)
+from gateway.modem.errors import ModemRebootedError, cme_code, cms_code
+
+log = logging.getLogger(__name__)
+
+CTRL_Z = "\x1a"
+ESC = "\x1b"
+
+
+class UrcKind(Enum):
+    NEW_SMS = "+CMTI"              # stored SMS-DELIVER: "<mem>",<index>
+    SMS = "+CMT"                   # routed SMS-DELIVER: header + PDU line
+    STATUS_REPORT = "+CDS"         # routed SMS-STATUS-REPORT: header + PDU line
+    STATUS_REPORT_STORED = "+CDSI"  # stored status report: "<mem>",<index>
+    BOOT = "boot"                  # RDY, +CFUN: 1, Call Ready, SMS Ready, SMS DONE, PB DONE
+    SIM = "+CPIN"                  # +CPIN: READY / NOT INSERTED / NOT READY / SIM PIN
+    POWER_DOWN = "power-down"      # NORMAL POWER DOWN/OFF, UNDER/OVER-VOLTAGE POWER DOWN
+    VOLTAGE_WARNING = "voltage-warning"
+    USSD = "+CUSD"
+    RING = "RING"
+    REGISTRATION = "+CREG"         # +CREG / +CEREG / +CGREG
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Urc:
+    kind: UrcKind
+    line: str
+    body: str | None = None
+
+    @property
+    def value(self) -> str:
+        """The text after ``+XXX:`` (or the whole line for bare codes)."""
+        return line_value(self.line)
+
+
+@dataclass(frozen=True)
+class AtResponse:
+    command: str
+    lines: tuple[str, ...]
+    final: str
+
+    def values(self, prefix: str) -> list[str]:
+        """The text after ``prefix:`` on every line that has it."""
+        return [line_value(line) for line in self.lines if line_prefix(line) == prefix.upper()]
+
+    def first(self, prefix: str) -> str | None:
+        found = self.values(prefix)
+        return found[0] if found else None
+
+    def pairs(self, prefix: str) -> list[tuple[str, str]]:
+        """``(header value, body)`` for two-line entries such as ``+CMGL`` / ``+CMGR``."""
+        out: list[tuple[str, str]] = []
+        for i, line in enumerate(self.lines):
+            if line_prefix(line) == prefix.upper():
+                nxt = self.lines[i + 1] if i + 1 < len(self.lines) else ""
+                out.append((line_value(line), "" if line_prefix(nxt) else nxt))
+        return out
+
+    @property
+    def text(self) -> str:
+        """Information lines without a ``+XXX:`` prefix (CGSN, CGMR...), joined."""
+        return "\n".join(line for line in self.lines if not line_prefix(line)).strip()
+
+
+_PREFIX_RE = re.compile(r"^([+^$#*%][A-Za-z0-9_]+)(?::|$)")
+_HEX_RE = re.compile(r"^[0-9A-Fa-f]+$")
+_FINAL_PLAIN = {"OK", "ERROR", "NO CARRIER", "COMMAND NOT SUPPORT", "NO DIALTONE", "BUSY",
+                "NO ANSWER"}
+_TWO_LINE_URCS = {"+CMT", "+CDS"}
+_TWO_LINE_RESPONSES = {"+CMGR", "+CMGL"}
+_BARE_URCS: dict[str, UrcKind] = {
+    "RDY": UrcKind.BOOT, "CALL READY": UrcKind.BOOT, "SMS READY": UrcKind.BOOT,
+    "SMS DONE": UrcKind.BOOT, "PB DONE": UrcKind.BOOT,
+    "NORMAL POWER DOWN": UrcKind.POWER_DOWN, "NORMAL POWER OFF": UrcKind.POWER_DOWN,
+    "UNDER-VOLTAGE POWER DOWN": UrcKind.POWER_DOWN, "OVER-VOLTAGE POWER DOWN": UrcKind.POWER_DOWN,
+    "UNDER-VOLTAGE WARNNING": UrcKind.VOLTAGE_WARNING,
+    "UNDER-VOLTAGE WARNING": UrcKind.VOLTAGE_WARNING,
+    "OVER-VOLTAGE WARNNING": UrcKind.VOLTAGE_WARNING,
+    "OVER-VOLTAGE WARNING": UrcKind.VOLTAGE_WARNING,
+    "RING": UrcKind.RING,
+}
+_PREFIX_URCS: dict[str, UrcKind] = {
+    "+CMTI": UrcKind.NEW_SMS, "+CMT": UrcKind.SMS, "+CDS": UrcKind.STATUS_REPORT,
+    "+CDSI": UrcKind.STATUS_REPORT_STORED, "+CPIN": UrcKind.SIM, "+CUSD": UrcKind.USSD,
+    "+CREG": UrcKind.REGISTRATION, "+CEREG": UrcKind.REGISTRATION,
+    "+CGREG": UrcKind.REGISTRATION,
+}
+# Codes that end every pending command: the modem restarted or switched off.
+_ABORTING = {"RDY", "NORMAL POWER DOWN", "NORMAL POWER OFF", "UNDER-VOLTAGE POWER DOWN",
+             "OVER-VOLTAGE POWER DOWN"}
+
+
+def line_prefix(line: str) -> str:
+    """``+CSQ`` for ``+CSQ: 17,99``; empty for lines without a prefix."""
+    match = _PREFIX_RE.match(line)
+    return match.group(1).upper() if match else ""
+
+
+def line_value(line: str) -> str:
+    prefix = _PREFIX_RE.match(line)
+    return line[prefix.end():].strip() if prefix else line.strip()
+
+
+def is_hex(line: str) -> bool:
+    return bool(_HEX_RE.match(line))
+
+
+def is_final(line: str) -> bool:
+    return (line in _FINAL_PLAIN or line.startswith("+CMS ERROR:")
+            or line.startswith("+CME ERROR:"))
+
+
+def classify_urc(line: str) -> UrcKind | None:
+    """The URC kind of a line, or None when the line is not a known unsolicited code."""
+    bare = _BARE_URCS.get(line.strip().upper())
+    if bare is not None:
+        return bare
+    prefix = line_prefix(line)
+    if prefix == "+CFUN" and line_value(line) == "1":
+        return UrcKind.BOOT
+    if prefix == "+CMTE":
+        return UrcKind.POWER_DOWN if line_value(line).lstrip("-") == "2" else \
+            UrcKind.VOLTAGE_WARNING
+    if prefix:
+        return _PREFIX_URCS.get(prefix, UrcKind.OTHER)
+    return None
+
+
+def final_error(command: str, final: str) -> AtCommandError | None:
+    """The exception a final result code stands for (None for OK)."""
+    if final == "OK":
+        return None
+    if final.startswith("+CMS ERROR:"):
+        text = final.split(":", 1)[1].strip()
+        code = cms_code(text)
+        return CmsError(command, code, "" if text.isdigit() else text)
+    if final.startswith("+CME ERROR:"):
+        text = final.split(":", 1)[1].strip()
+        code = cme_code(text)
+        return CmeError(command, code, "" if text.isdigit() else text)
+    return AtCommandError(command, None, "" if final == "ERROR" else final)
+
+
+@dataclass
+class _Pending:
+    command: str
+    expect: frozenset[str]
+    raw: bool
+    wants_prompt: bool = False
+    pdu: str = ""
+    committed: bool = False
+    lines: list[str] = field(default_factory=list)
+    body_next: bool = False
+    final: str | None = None
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    prompt: threading.Event = field(default_factory=threading.Event)
+
+
+class AtChannel:
+    """Commands and URCs over one pyserial port (a ``SerialBase`` with a read timeout)."""
+
+    def __init__(self, port: Any, on_urc: Callable[[Urc], None], *, name: str = "modem",
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self._port = port
+        self._on_urc = on_urc
+        self._name = name
+        self._clock = clock
+        self._command_lock = threading.Lock()   # one command in flight
+        self._state_lock = threading.Lock()     # _pending and the framer's state
+        self._write_lock = threading.Lock()
+        self._pending: _Pending | None = None
+        self._buffer = bytearray()
+        self._urc_header: str | None = None     # a +CMT/+CDS header waiting for its PDU line
+        self._urcs: queue.Queue[Urc | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._broken: Exception | None = None
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if getattr(self._port, "timeout", 0.1) is None:
+            self._port.timeout = 0.1  # a blocking read could never notice the stop event
+        self._threads = [
+            threading.Thread(target=self._read_loop, name=f"{self._name}-at-reader", daemon=True),
+            threading.Thread(target=self._urc_loop, name=f"{self._name}-urc", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop both threads (bounded joins) and close the port."""
+        self._stop.set()
+        self.abort("channel closed")
+        self._urcs.put(None)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        try:
+            self._port.close()
+        except Exception:  # noqa: BLE001 - a port that fails to close is gone anyway
+            log.debug("%s: closing the port failed", self._name, exc_info=True)
+
+    @property
+    def broken(self) -> Exception | None:
+        """The I/O error that stopped the reader (a USB node vanished...), else None."""
+        return self._broken
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def command(self, command: str, *, expect: Sequence[str] = (), timeout: float = 10.0,
+                raw: bool = True) -> AtResponse:
+        """Send ``command`` and wait for its final result code.
+
+        ``expect`` lists the ``+XXX`` prefixes that belong to this command's answer; ``raw``
+        lets prefix-less information lines (IMEI, revision) join the answer.  Raises
+        ``AtCommandError``/``CmsError``/``CmeError`` for error results, ``AtTimeoutError``, or
+        ``ModemUnavailableError`` when the port is gone or the modem rebooted meanwhile.
+        """
+        with self._command_lock:
+            pending = self._install(command, expect, raw)
+            try:
+                self._write(command + "\r")
+                if not self._clock.wait(pending.done, timeout):
+                    raise AtTimeoutError(command, timeout)
+            finally:
+                self._uninstall(pending)
+            return self._result(pending)
+
+    def send_pdu(self, command: str, pdu: str, *, prompt_timeout: float, result_timeout: float,
+                 expect: Sequence[str] = ("+CMGS",)) -> AtResponse:
+        """The two-step ``AT+CMGS`` dialog: command, ``> `` prompt, PDU + Ctrl-Z, result.
+
+        Before Ctrl-Z is written nothing can have been sent: failures raise the command's error,
+        ``AtTimeoutError`` (after ESC leaves the edit mode) or ``ModemUnavailableError``.  After
+        Ctrl-Z, a missing result raises ``SendInDoubtError``: the SMS may have gone out.
+        """
+        with self._command_lock:
+            pending = self._install(command, expect, raw=False, wants_prompt=True)
+            try:
+                self._write(command + "\r")
+                self._wait_prompt(pending, prompt_timeout)
+                with self._state_lock:
+                    pending.pdu = pdu.upper()
+                    pending.committed = True
+                self._write(pdu + CTRL_Z)
+                if not self._clock.wait(pending.done, result_timeout):
+                    raise SendInDoubtError(
+                        f"no result for {command} within {result_timeout:g} s after Ctrl-Z",
+                        command)
+                if pending.error is not None:
+                    raise SendInDoubtError(f"{command} interrupted after Ctrl-Z: "
+                                           f"{pending.error}", command) from pending.error
+            finally:
+                self._uninstall(pending)
+            return self._result(pending)
+
+    def _wait_prompt(self, pending: _Pending, timeout: float) -> None:
+        deadline = self._clock.monotonic() + timeout
+        while not pending.prompt.is_set():
+            if pending.done.is_set():
+                error = pending.error or final_error(pending.command, pending.final or "ERROR")
+                raise error or AtCommandError(pending.command, None, "OK without a prompt")
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                self._leave_edit_mode(pending)
+                raise AtTimeoutError(pending.command + " (waiting for '> ')", timeout)
+            self._clock.wait(pending.prompt, min(remaining, 0.05))
+
+    def _leave_edit_mode(self, pending: _Pending) -> None:
+        """ESC aborts a half-entered PDU; swallow the OK some modems answer it with."""
+        with self._state_lock:
+            pending.wants_prompt = False
+        self._write(ESC)
+        self._clock.wait(pending.done, 0.5)
+
+    def write_escape(self) -> None:
+        """Send ESC outside a command (re-sync after a time-out)."""
+        self._write(ESC)
+
+    def abort(self, reason: str) -> None:
+        """Wake the pending command with ``ModemRebootedError`` (reboot, power-down, close)."""
+        with self._state_lock:
+            self._abort_locked(reason)
+
+    def _abort_locked(self, reason: str) -> None:
+        pending = self._pending
+        if pending is not None and not pending.done.is_set():
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}")
+            pending.done.set()
+
+    def _install(self, command: str, expect: Sequence[str], raw: bool,
+                 wants_prompt: bool = False) -> _Pending:
+        if self._broken is not None:
+            raise ModemUnavailableError(f"serial port failed: {self._broken}")
+        if self._stop.is_set():
+            raise ModemUnavailableError("AT channel is closed")
+        pending = _Pending(command, frozenset(p.upper() for p in expect), raw, wants_prompt)
+        with self._state_lock:
+            self._pending = pending
+        return pending
+
+    def _uninstall(self, pending: _Pending) -> None:
+        with self._state_lock:
+            if self._pending is pending:
+                self._pending = None
+
+    @staticmethod
+    def _result(pending: _Pending) -> AtResponse:
+        if pending.error is not None:
+            raise pending.error
+        final = pending.final or "ERROR"
+        error = final_error(pending.command, final)
+        if error is not None:
+            raise error
+        return AtResponse(pending.command, tuple(pending.lines), final)
+
+    def _write(self, text: str) -> None:
+        data = text.encode("ascii")
+        log.debug("%s >> %r", self._name, text)
+        with self._write_lock:
+            try:
+                self._port.write(data)
+                self._port.flush()
+            except Exception as exc:  # noqa: BLE001 - pyserial raises several unrelated types
+                raise ModemUnavailableError(f"writing to the modem failed: {exc}") from exc
+
+    # --- reader ------------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                waiting = self._port.in_waiting
+                data = self._port.read(max(1, min(waiting, 4096)))
+            except Exception as exc:  # noqa: BLE001 - SerialException, OSError, TypeError on close
+                if not self._stop.is_set():
+                    log.warning("%s: serial read failed: %s", self._name, exc)
+                    self._broken = exc
+                    self.abort(f"serial port failed: {exc}")
+                return
+            if data:
+                self.feed(data)
+
+    def feed(self, data: bytes) -> None:
+        """Frame received bytes into lines (public for tests of the framer)."""
+        log.debug("%s << %r", self._name, bytes(data))
+        with self._state_lock:
+            self._buffer.extend(data)
+            while True:
+                newline = self._buffer.find(b"\n")
+                if newline < 0:
+                    break
+                raw = bytes(self._buffer[:newline])
+                del self._buffer[:newline + 1]
+                self._handle_line(raw)
+            self._check_prompt()
+
+    def _check_prompt(self) -> None:
+        pending = self._pending
+        if pending is None or not pending.wants_prompt or pending.prompt.is_set():
+            return
+        stripped = bytes(self._buffer).lstrip(b"\r\n\x00")
+        if stripped.startswith(b">"):
+            # Drop the prompt ("> ") itself; anything after it stays for the line framer.
+            end = self._buffer.find(b">") + 1
+            if self._buffer[end:end + 1] == b" ":
+                end += 1
+            del self._buffer[:end]
+            pending.prompt.set()
+
+    def _handle_line(self, raw: bytes) -> None:
+        cleaned = bytes(b for b in raw if b >= 0x20 or b == 0x1a)
+        try:
+            line = cleaned.decode("utf-8").replace(CTRL_Z, "").strip()
+        except UnicodeDecodeError:
+            log.debug("%s: dropped undecodable line %r", self._name, raw)
+            return
+        if not line:
+            return
+        pending = self._pending
+        if self._urc_header is not None:
+            header, self._urc_header = self._urc_header, None
+            kind = _PREFIX_URCS[line_prefix(header)]
+            if is_hex(line):
+                self._emit(Urc(kind, header, line.upper()))
+                return
+            self._emit(Urc(kind, header, None))
+        if pending is not None and not pending.done.is_set():
+            if self._take_for_pending(pending, line):
+                return
+        kind = classify_urc(line)
+        if kind is None:
+            log.debug("%s: dropped stray line %r", self._name, line)
+            return
+        if line_prefix(line) in _TWO_LINE_URCS:
+            self._urc_header = line
+            return
+        if line.upper() in _ABORTING:
+            self._abort_locked(line)
+        self._emit(Urc(kind, line))
+
+    def _take_for_pending(self, pending: _Pending, line: str) -> bool:
+        """True when ``line`` belongs to the pending command's answer."""
+        if pending.wants_prompt and not pending.prompt.is_set() and line.startswith(">"):
+            pending.prompt.set()
+            return True
+        if is_final(line):
+            if not pending.wants_prompt or pending.prompt.is_set() or pending.committed \
+                    or line != "OK":
+                pending.final = line
+                pending.done.set()
+                return True
+        if line == pending.command or (pending.pdu and line.upper() == pending.pdu):
+            return True  # echo (ATE1) of the command or of the PDU
+        if pending.body_next:
+            pending.body_next = False
+            if is_hex(line):
+                pending.lines.append(line.upper())
+                return True
+        prefix = line_prefix(line)
+        if prefix:
+            if prefix in pending.expect:
+                pending.lines.append(line)
+                pending.body_next = prefix in _TWO_LINE_RESPONSES
+                return True
+            return False
+        if classify_urc(line) is not None:
+            return False
+        if pending.raw:
+            pending.lines.append(line)
+            return True
+        return False
+
+    def _emit(self, urc: Urc) -> None:
+        self._urcs.put(urc)
+
+    def _urc_loop(self) -> None:
+        while True:
+            urc = self._urcs.get()
+            if urc is None or self._stop.is_set():
+                return
+            try:
+                self._on_urc(urc)
+            except Exception:  # noqa: BLE001 - one bad URC must not stop the dispatcher
+                log.exception("%s: handling URC %r failed", self._name, urc.line)

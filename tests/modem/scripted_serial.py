@@ -1,0 +1,91 @@
+"""A scripted in-memory serial port for testing the AT channel without the emulator.
+
+It behaves like a pyserial ``SerialBase`` as far as ``AtChannel`` cares (``read`` with a
+timeout, ``in_waiting``, ``write``, ``flush``, ``close``).  A ``responder`` sees every chunk the
+host writes that ends a command (``\\r``), a PDU (Ctrl-Z) or an abort (ESC) and returns the bytes
+the "modem" sends back; ``inject`` pushes bytes at any moment (URCs mid-response, garbage).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+Responder = Callable[[str], "bytes | str | None"]
+
+
+class ScriptedSerial:
+    def __init__(self, responder: Responder | None = None, timeout: float = 0.05) -> None:
+        self.timeout = timeout
+        self.responder = responder
+        self.written: list[str] = []
+        self.is_open = True
+        self._rx = bytearray()
+        self._tx = ""
+        self._cond = threading.Condition()
+        self.fail_reads: Exception | None = None
+
+    # --- what the test controls --------------------------------------------------------------
+
+    def inject(self, data: bytes | str) -> None:
+        raw = data.encode("latin-1") if isinstance(data, str) else data
+        with self._cond:
+            self._rx.extend(raw)
+            self._cond.notify_all()
+
+    def wait_written(self, predicate: Callable[[list[str]], bool], timeout: float = 2.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.written), timeout)
+
+    # --- the SerialBase surface --------------------------------------------------------------
+
+    @property
+    def in_waiting(self) -> int:
+        with self._cond:
+            return len(self._rx)
+
+    def read(self, size: int = 1) -> bytes:
+        with self._cond:
+            if self.fail_reads is not None:
+                raise self.fail_reads
+            self._cond.wait_for(lambda: self._rx or not self.is_open or self.fail_reads,
+                                self.timeout)
+            if self.fail_reads is not None:
+                raise self.fail_reads
+            data = bytes(self._rx[:size])
+            del self._rx[:size]
+            return data
+
+    def write(self, data: bytes) -> int:
+        text = data.decode("latin-1")
+        replies: list[bytes | str] = []
+        with self._cond:
+            self._tx += text
+            while True:
+                ends = [i for i in (self._tx.find("\r"), self._tx.find("\x1a"),
+                                    self._tx.find("\x1b")) if i >= 0]
+                if not ends:
+                    break
+                end = min(ends) + 1
+                chunk, self._tx = self._tx[:end], self._tx[end:]
+                self.written.append(chunk)
+                if self.responder is not None:
+                    reply = self.responder(chunk)
+                    if reply:
+                        replies.append(reply)
+            self._cond.notify_all()
+        for reply in replies:
+            self.inject(reply)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._cond:
+            self.is_open = False
+            self._cond.notify_all()
+
+
+def table_responder(table: dict[str, str], default: str = "\r\nOK\r\n") -> Responder:
+    """Answer each command (exact text written, e.g. ``"AT+CSQ\\r"``) from a table."""
+    return lambda chunk: table.get(chunk, default)
