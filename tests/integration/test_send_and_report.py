@@ -1,0 +1,80 @@
+"""The walking skeleton end to end: the real `simgate run` process, its emulated modem, HTTP."""
+from __future__ import annotations
+
+from tests.integration.conftest import GatewayProcess, wait_for
+
+SPEC_REQUEST = {"from": "InfoSMS", "to": "41793026727", "text": "Test SMS."}
+
+
+def _reports(gw: GatewayProcess, **params: str) -> list[dict]:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    status, body = gw.request("GET", "/restapi/sms/1/reports" + (f"?{query}" if query else ""))
+    assert status == 200, body
+    return body["results"]
+
+
+def test_send_then_delivery_report_once_and_logs_always(gateway: GatewayProcess) -> None:
+    status, body = gateway.request("POST", "/restapi/sms/1/text/single", SPEC_REQUEST)
+    assert status == 200, body
+    [msg] = body["messages"]
+    assert msg["to"] == "41793026727"
+    assert msg["smsCount"] == 1
+    assert msg["status"]["groupName"] in ("ACCEPTED", "PENDING")
+    message_id = msg["messageId"]
+
+    collected: list[dict] = []
+
+    def delivered() -> bool:
+        collected.extend(_reports(gateway))
+        return any(r["messageId"] == message_id for r in collected)
+
+    wait_for(delivered, 15, "the delivery report")
+    [report] = [r for r in collected if r["messageId"] == message_id]
+    assert report["status"]["name"] == "DELIVERED_TO_HANDSET"
+    assert report["status"]["groupName"] == "DELIVERED"
+    assert report["error"]["name"] == "NO_ERROR"
+    assert report["sentAt"] and report["doneAt"]
+    assert _reports(gateway) == []  # each report is returned once
+
+    for _ in range(2):  # logs: every time
+        status, logs = gateway.request("GET", f"/restapi/sms/1/logs?messageId={message_id}")
+        assert status == 200
+        [log] = logs["results"]
+        assert (log["text"], log["from"], log["to"]) == ("Test SMS.", "InfoSMS", "41793026727")
+        assert log["sentAt"] and log["doneAt"]
+        assert log["status"]["name"] == "DELIVERED_TO_HANDSET"
+
+
+def test_long_unicode_message_is_sent_in_parts_and_delivered(gateway: GatewayProcess) -> None:
+    text = "Grüße aus Zürich 😀 " * 12  # UCS-2: 67 characters per part, emoji never split
+    status, body = gateway.request("POST", "/restapi/sms/1/text/single", {"to": "41793026727", "text": text})
+    assert status == 200, body
+    [msg] = body["messages"]
+    assert msg["smsCount"] >= 4
+
+    def delivered():
+        return [r for r in _reports(gateway, messageId=msg["messageId"])]
+
+    [report] = wait_for(delivered, 20, "the multipart delivery report")
+    assert report["status"]["name"] == "DELIVERED_TO_HANDSET"
+    assert report["smsCount"] == msg["smsCount"]
+
+
+def test_without_credentials_401(gateway: GatewayProcess) -> None:
+    status, _body = gateway.request("GET", "/restapi/sms/1/logs", auth=False)
+    assert status == 401
+
+
+def test_bad_input_is_a_400_not_a_500(gateway: GatewayProcess) -> None:
+    status, body = gateway.request("POST", "/restapi/sms/1/text/single", {"to": "not a number", "text": "x"})
+    assert status == 400
+    assert "requestError" in body
+
+
+def test_health_reports_the_modem(gateway: GatewayProcess) -> None:
+    def ready():
+        status, body = gateway.request("GET", "/health", auth=False)
+        return body if status == 200 and body.get("status") == "ok" else None
+
+    body = wait_for(ready, 15, "a healthy modem")
+    assert body["modem"]["state"]

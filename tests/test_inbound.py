@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import pytest
+
+from gateway.clock import ManualClock
+from gateway.config import InboundConfig
+from gateway.inbound import InboundHandler, split_keyword
+from gateway.sms import encode_deliver_binary, encode_deliver_text
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def handler(store, clock) -> InboundHandler:
+    return InboundHandler(store, InboundConfig(), receiver="+447700900001", clock=clock)
+
+
+def test_single_message_with_keyword(handler, store) -> None:
+    [pdu] = encode_deliver_text("+41791234567", "info please call me", timestamp=T0)
+    rec = handler.handle_pdu(pdu)
+    assert (rec.sender, rec.receiver, rec.keyword, rec.clean_text) == ("41791234567", "447700900001", "INFO", "please call me")
+    assert rec.complete and rec.sms_count == 1
+
+
+def test_alphanumeric_sender_and_ucs2(handler) -> None:
+    [pdu] = encode_deliver_text("InfoSMS", "Привет 😀", timestamp=T0)
+    rec = handler.handle_pdu(pdu)
+    assert (rec.sender, rec.text) == ("InfoSMS", "Привет 😀")
+
+
+def test_parts_out_of_order_and_duplicated(handler, store) -> None:
+    text = "Ж" * 150  # UCS-2: 3 parts
+    pdus = encode_deliver_text("+41791234567", text, timestamp=T0, concat_ref=300)
+    assert len(pdus) == 3
+    assert handler.handle_pdu(pdus[2]) is None
+    assert handler.handle_pdu(pdus[0]) is None
+    assert handler.handle_pdu(pdus[0]) is None  # duplicate part
+    rec = handler.handle_pdu(pdus[1])
+    assert rec.text == text and rec.sms_count == 3 and rec.complete
+    assert len(store.inbound_logs()) == 1
+
+
+def test_missing_part_delivered_incomplete_after_timeout(store, clock) -> None:
+    h = InboundHandler(store, replace(InboundConfig(), reassembly_timeout=60), clock=clock)
+    pdus = encode_deliver_text("+41791234567", "x" * 400, timestamp=T0, concat_ref=5)
+    h.handle_pdu(pdus[0])
+    h.handle_pdu(pdus[2])
+    assert h.flush_stale() == []
+    clock.advance(61)
+    [rec] = h.flush_stale()
+    assert not rec.complete and rec.sms_count == 3
+    assert rec.text.startswith("x" * 153) and "\u2026" in rec.text
+    assert h.flush_stale() == []
+
+
+def test_binary_message_kept_as_bytes(handler) -> None:
+    data = bytes(range(200))
+    pdus = encode_deliver_binary("+41791234567", data, timestamp=T0, concat_ref=9)
+    rec = None
+    for pdu in pdus:
+        rec = handler.handle_pdu(pdu) or rec
+    assert rec.data == data and rec.text is None
+
+
+def test_undecodable_pdu_is_kept_raw(handler) -> None:
+    rec = handler.handle_pdu("07FF")
+    assert rec is not None and not rec.complete
+
+
+@pytest.mark.parametrize(
+    "text, keywords, expected",
+    [
+        ("stop now", (), ("STOP", "now")),
+        ("hello", (), ("HELLO", "")),
+        ("  ", (), (None, "  ")),
+        ("Hi there", ("STOP",), (None, "Hi there")),
+        ("stop there", ("STOP",), ("STOP", "there")),
+    ],
+)
+def test_split_keyword(text, keywords, expected) -> None:
+    assert split_keyword(text, keywords) == expected

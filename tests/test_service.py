@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gateway.clock import ManualClock
+from gateway.config import Config, SendingConfig
+from gateway.errors import ValidationError
+from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, hash_password, normalise_number, verify_password
+from gateway.statuses import MessageState
+from gateway.store import Store
+
+
+@pytest.fixture
+def gw(store: Store) -> Gateway:
+    cfg = Config(sending=replace(SendingConfig(), max_parts=3))
+    woken: list[int] = []
+    g = Gateway(store, cfg, clock=ManualClock(), on_accepted=lambda: woken.append(1))
+    g.woken = woken  # type: ignore[attr-defined]
+    return g
+
+
+@pytest.fixture
+def alice(gw: Gateway):
+    account, _pw = gw.create_account("alice", "alice-password")
+    return account
+
+
+def test_password_hashes() -> None:
+    h = hash_password("s3cret-pass")
+    assert h.startswith("scrypt$") and "s3cret" not in h
+    assert verify_password("s3cret-pass", h)
+    assert not verify_password("wrong", h)
+    assert not verify_password("x", "garbage")
+
+
+def test_authenticate(gw: Gateway, alice) -> None:
+    assert gw.authenticate("alice", "alice-password") == alice
+    assert gw.authenticate("alice", "alice-password") == alice  # cached path
+    gw.config = replace(gw.config, http=replace(gw.config.http, auth_failure_delay=0.0))
+    assert gw.authenticate("alice", "nope") is None
+    assert gw.authenticate("nobody", "x") is None
+
+
+def test_submit_is_stored_before_it_returns(gw: Gateway, alice) -> None:
+    accepted = gw.submit(alice, SubmitRequest(destinations=(Destination("+41 79 302 67 27"),), sender="InfoSMS", text="Test SMS."))
+    [m] = accepted.messages
+    assert (m.to, m.sms_count, m.status.name) == ("41793026727", 1, "MESSAGE_ACCEPTED")
+    assert accepted.bulk_id is None
+    rec = gw.store.message(alice.id, m.message_id)
+    assert rec is not None and rec.state is MessageState.ACCEPTED and rec.text == "Test SMS."
+    assert gw.woken == [1]
+
+
+def test_several_destinations_get_a_bulk_id(gw: Gateway, alice) -> None:
+    accepted = gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"), Destination("41793026728")), text="hi"))
+    assert accepted.bulk_id and len({m.message_id for m in accepted.messages}) == 2
+    logs = gw.logs(alice, LogQuery(bulk_ids=(accepted.bulk_id,)))
+    assert {l.to for l in logs} == {"41793026727", "41793026728"}
+
+
+def test_sms_count_matches_the_codec(gw: Gateway, alice) -> None:
+    [m] = gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), text="a" * 161)).messages
+    assert m.sms_count == 2
+    assert len(gw.store.message_parts(gw.store.message(alice.id, m.message_id).pk)) == 2
+
+
+def test_too_long_is_rejected_with_its_status(gw: Gateway, alice) -> None:
+    [m] = gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), text="a" * 1000)).messages
+    assert m.status.name == "REJECTED_MESSAGE_TOO_LONG"
+    [r] = gw.reports(alice)
+    assert r.status.name == "REJECTED_MESSAGE_TOO_LONG"
+    assert gw.woken == []  # nothing to send
+
+
+def test_duplicate_message_id(gw: Gateway, alice) -> None:
+    req = SubmitRequest(destinations=(Destination("41793026727", "mine-1"),), text="x")
+    assert gw.submit(alice, req).messages[0].status.name == "MESSAGE_ACCEPTED"
+    assert gw.submit(alice, req).messages[0].status.name == "REJECTED_DUPLICATE_MESSAGE_ID"
+
+
+@pytest.mark.parametrize(
+    "req, field",
+    [
+        (SubmitRequest(destinations=()), "to"),
+        (SubmitRequest(destinations=(Destination("abc"),), text="x"), "to"),
+        (SubmitRequest(destinations=(Destination("12"),), text="x"), "to"),
+        (SubmitRequest(destinations=(Destination("41793026727"),)), "text"),
+        (SubmitRequest(destinations=(Destination("41793026727"),), text="x", sender="much-too-long-sender"), "from"),
+        (SubmitRequest(destinations=(Destination("41793026727"),), text="x", validity_minutes=0), "validityPeriod"),
+    ],
+)
+def test_invalid_requests_name_the_field(gw: Gateway, alice, req: SubmitRequest, field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        gw.submit(alice, req)
+    assert err.value.field == field
+
+
+def test_accounts_are_isolated(gw: Gateway, alice) -> None:
+    bob, _ = gw.create_account("bob", "bob-password")
+    gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), text="x"))
+    assert gw.logs(bob) == [] and len(gw.logs(alice)) == 1
+
+
+def test_log_filters(gw: Gateway, alice) -> None:
+    gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), text="x", sender="A1"))
+    gw.submit(alice, SubmitRequest(destinations=(Destination("41793026728"),), text="y", sender="B2"))
+    assert [l.text for l in gw.logs(alice, LogQuery(sender="B2"))] == ["y"]
+    assert [l.text for l in gw.logs(alice, LogQuery(to="41793026727"))] == ["x"]
+    assert len(gw.logs(alice, LogQuery(general_status="PENDING"))) == 2
+    assert gw.logs(alice, LogQuery(general_status="DELIVERED")) == []
+    assert len(gw.logs(alice, LogQuery(limit=1))) == 1
+    with pytest.raises(ValidationError):
+        gw.logs(alice, LogQuery(general_status="NONSENSE"))
+    with pytest.raises(ValidationError):
+        gw.logs(alice, LogQuery(limit=0))
+
+
+def test_normalise_number() -> None:
+    assert normalise_number("0041 79 302-67-27") == "41793026727"
+    with pytest.raises(ValidationError):
+        normalise_number("+")
+
+
+def test_balance_needs_configuration(gw: Gateway, alice) -> None:
+    with pytest.raises(ValidationError, match="balance_ussd"):
+        gw.balance(alice)
