@@ -192,9 +192,11 @@ def decode_timestamp(raw: bytes) -> datetime:
             raise PduError(f"time stamp {raw.hex().upper()} has a non-decimal digit")
         values.append(lo * 10 + hi)
     tz_octet = raw[6]
-    if tz_octet >> 4 > 9 or tz_octet & 0x07 > 9:
-        raise PduError(f"time stamp {raw.hex().upper()} has a bad time zone")
+    # Some modems (ZTE, python-gsmmodem#15) write the units digit in binary (0xC2 = 2*10+12
+    # quarters = +08:00); tens*10+units still gives the zone they meant, so accept it.
     quarters = (tz_octet & 0x07) * 10 + (tz_octet >> 4)
+    if quarters >= 96:
+        raise PduError(f"time stamp {raw.hex().upper()} has a bad time zone")
     if tz_octet & 0x08:
         quarters = -quarters
     yy, month, day, hour, minute, second = values
