@@ -1,0 +1,103 @@
+"""(a) accepted messages/s for text/single over HTTP keep-alive, (c) gateway RSS after N messages.
+
+Starts the real `simgate run` (emulated modem, fast timing) in a temporary state directory and
+drives it from several client processes, each on one keep-alive connection.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+USER, PASSWORD = "bench", "bench-password-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _client(port: int, count: int, out: mp.Queue) -> None:
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    headers = {"Authorization": auth, "Content-Type": "application/json", "Accept": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies = []
+    errors = 0
+    for i in range(count):
+        body = json.dumps({"from": "InfoSMS", "to": f"4179{os.getpid() % 1000:03d}{i:04d}", "text": "Bench SMS."})
+        t = time.perf_counter()
+        conn.request("POST", "/restapi/sms/1/text/single", body, headers)
+        resp = conn.getresponse()
+        resp.read()
+        latencies.append(time.perf_counter() - t)
+        if resp.status != 200:
+            errors += 1
+    conn.close()
+    out.put((latencies, errors))
+
+
+def run(total: int = 10_000, clients: int = 8) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIMGATE_")}
+        env.update(SIMGATE_STATE_DIR=tmp, SIMGATE_HTTP_PORT=str(port), SIMGATE_EMULATOR_TIMING="fast",
+                   SIMGATE_LOG_LEVEL="WARNING")
+        cmd = [sys.executable, "-m", "gateway.cli"]
+        subprocess.run([*cmd, "user", "add", USER, "--password", PASSWORD], env=env, check=True, capture_output=True)
+        proc = subprocess.Popen([*cmd, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                    break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("gateway did not start")
+                    time.sleep(0.1)
+            idle_rss = _rss_kib(proc.pid)
+            out: mp.Queue = mp.Queue()
+            per = total // clients
+            procs = [mp.Process(target=_client, args=(port, per, out)) for _ in range(clients)]
+            t0 = time.perf_counter()
+            for p in procs:
+                p.start()
+            results = [out.get() for _ in procs]
+            elapsed = time.perf_counter() - t0
+            for p in procs:
+                p.join()
+            latencies = sorted(l for lat, _e in results for l in lat)
+            errors = sum(e for _l, e in results)
+            rss = _rss_kib(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    n = len(latencies)
+    return {
+        "http_accept_per_s": n / elapsed,
+        "http_p50_ms": latencies[n // 2] * 1000,
+        "http_p99_ms": latencies[int(n * 0.99) - 1] * 1000,
+        "http_errors": float(errors),
+        "rss_idle_mib": idle_rss / 1024,
+        f"rss_after_{n}_mib": rss / 1024,
+    }

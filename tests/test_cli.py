@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import build_parser, main
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in [k for k in __import__("os").environ if k.startswith("SIMGATE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SIMGATE_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_user_lifecycle(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "add", "alice"]) == 0
+    out = capsys.readouterr().out
+    assert "alice created; password:" in out
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["alice"]
+    assert main(["user", "passwd", "alice", "--password", "new-password-1"]) == 0
+    assert main(["user", "delete", "alice"]) == 0
+    assert main(["user", "delete", "alice"]) == 2
+    assert "no account" in capsys.readouterr().err
+
+
+def test_user_add_twice_is_a_clear_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "add", "bob", "--password", "bob-password"]) == 0
+    assert main(["user", "add", "bob", "--password", "bob-password"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_short_password_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "add", "carol", "--password", "short"]) == 2
+    assert "8 characters" in capsys.readouterr().err
+
+
+def test_send_queues_and_inbox_lists(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["user", "add", "demo", "--password", "demo-password"])
+    assert main(["send", "--to", "41793026727", "--text", "hello"]) == 0
+    assert "MESSAGE_ACCEPTED" in capsys.readouterr().out
+    assert main(["send", "--to", "x", "--text", "hello"]) == 2
+    assert main(["inbox"]) == 0
+
+
+def test_db_path(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(env / "simgate.db")
+    assert main(["db", "prune"]) == 0
+
+
+def test_status_without_a_gateway(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--url", "http://127.0.0.1:9/health"]) == 2
+    assert "no gateway answers" in capsys.readouterr().err
+
+
+def test_bad_config_is_one_line(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[http]\nport = 'x'\n")
+    assert main(["--config", str(bad), "db", "path"]) == 2
+    assert capsys.readouterr().err.startswith("simgate: http.port")
+
+
+def test_every_command_is_documented() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    missing = [name for name in sub.choices if f"simgate {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
