@@ -1,0 +1,141 @@
+"""The fault plan: the misbehaviour of real modems (HARDWARE.md 4.3, section 8), on demand.
+
+Tests and the CLI call these to make the next sends fail, the modem fall silent, reset, lose
+the network or the SIM, brown out, or take a message and never answer. Every method acts under
+the modem's lock, so a fault lands between two bytes, never inside a state change.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.emulator.modem import EmulatedModem
+
+FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "deregister", "register",
+               "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc")
+
+
+class FaultPlan:
+    def __init__(self, modem: "EmulatedModem") -> None:
+        self._modem = modem
+        self._cms: list[int] = []
+        self._in_doubt = 0
+
+    def no_answer(self, seconds: float) -> None:
+        """Ignore everything the host writes for ``seconds`` (no echo, no result)."""
+        m = self._modem
+        with m.lock:
+            m.silent_until = m.clock.monotonic() + seconds
+
+    def garbage(self, data: bytes) -> None:
+        """Write raw bytes to the host now (a serial console, a baud mismatch, noise)."""
+        m = self._modem
+        with m.lock:
+            m.write(bytes(data))
+
+    def reset(self) -> None:
+        """Spontaneous reset (brown-out): boot banners again, volatile settings lost."""
+        with self._modem.lock:
+            self._modem.reset()
+
+    def cms_errors(self, code: int, count: int = 1) -> None:
+        """The next ``count`` sends (AT+CMGS / AT+CMSS) answer ``+CMS ERROR: <code>``."""
+        with self._modem.lock:
+            self._cms.extend([int(code)] * int(count))
+
+    def take_cms_error(self) -> int | None:
+        return self._cms.pop(0) if self._cms else None
+
+    def in_doubt(self, count: int = 1) -> None:
+        """The next ``count`` sends reach the network, but the host never gets +CMGS."""
+        with self._modem.lock:
+            self._in_doubt += int(count)
+
+    def take_in_doubt(self) -> bool:
+        if self._in_doubt:
+            self._in_doubt -= 1
+            return True
+        return False
+
+    def deregister(self) -> None:
+        """The network is lost: +CREG: 0 (if enabled), sends fail with CMS 331, no signal."""
+        m = self._modem
+        with m.lock:
+            m.network_available = False
+            m.update_registration()
+
+    def register(self) -> None:
+        m = self._modem
+        with m.lock:
+            m.network_available = True
+            m.update_registration()
+
+    def remove_sim(self) -> None:
+        from gateway.emulator.modem import SimState
+        m = self._modem
+        with m.lock:
+            m.sim_present = False
+            m.sim_state = SimState.ABSENT
+            m.sms_ready = False
+            m.emit_line("+CPIN: NOT INSERTED")
+            m.update_registration()
+
+    def insert_sim(self) -> None:
+        from gateway.emulator.modem import SimState
+        m = self._modem
+        with m.lock:
+            if m.sim_present:
+                return
+            m.sim_present = True
+            m.sim_state = SimState.PIN if m.pin else SimState.READY
+            if m.sim_state is SimState.READY:
+                m.sim_unlocked()
+            else:
+                m.emit_line("+CPIN: SIM PIN")
+
+    def under_voltage(self) -> None:
+        """Supply sags: the warning and power-down URCs, then off until PWRKEY."""
+        m = self._modem
+        with m.lock:
+            *warnings, last = m.profile.under_voltage_urcs
+            for line in warnings:
+                m.emit_line(line)
+            m.power_off(urc=last)
+
+    def hang(self) -> None:
+        """Answer nothing at all until the power is cycled (PWRKEY)."""
+        with self._modem.lock:
+            self._modem.hung = True
+
+    def power_off(self) -> None:
+        """Off without a word, as after a power cut; PWRKEY switches it on again."""
+        with self._modem.lock:
+            self._modem.power_off(urc=None)
+
+    def urc(self, line: str) -> None:
+        """Write an unsolicited line now, even in the middle of a command or at the prompt."""
+        with self._modem.lock:
+            self._modem.emit_line(line)
+
+    def apply(self, kind: str, args: list[str]) -> None:
+        """Run fault ``kind`` with string arguments (the control channel and CLI use this)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(FAULT_KINDS)}")
+        if kind == "no_answer":
+            self.no_answer(float(args[0]) if args else 10.0)
+        elif kind == "garbage":
+            self.garbage(bytes.fromhex(args[0]) if args else b"\xff\xfe\x00garbage\xfd")
+        elif kind in ("cms_errors", "in_doubt"):
+            numbers = [int(a) for a in args]
+            if kind == "cms_errors":
+                self.cms_errors(*(numbers or [500]))
+            else:
+                self.in_doubt(*numbers)
+        elif kind == "urc":
+            if not args:
+                raise ValueError("urc needs the line to send")
+            self.urc(" ".join(args))
+        else:
+            if args:
+                raise ValueError(f"fault {kind} takes no arguments")
+            getattr(self, kind)()

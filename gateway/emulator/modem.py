@@ -1,0 +1,574 @@
+"""The emulated modem: a byte stream in, a byte stream out, and the state a real SIMCom keeps.
+
+This module owns the UART side (echo, line assembly, the ``> `` prompt, result framing, V0/V1,
+latency, baud throttling), the power FSM (OFF -> BOOTING -> READY with the model's banners,
+autobaud, PWRKEY) and the state the command handlers read and change. The handlers themselves
+live in ``commands_basic`` and ``commands_sms``; the world outside the radio in ``network``.
+All state changes happen under one lock, all timed work on the modem's one scheduler thread.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.emulator import commands_basic, commands_sms
+from gateway.emulator.atparse import Command, ParseError, parse_line, strip_prefix
+from gateway.emulator.faults import FaultPlan
+from gateway.emulator.profiles import CME_TEXT, Profile, get_profile
+from gateway.emulator.scheduler import Scheduler
+from gateway.emulator.storage import MessageStorage
+from gateway.emulator.timing import Timing
+
+if TYPE_CHECKING:
+    from gateway.emulator.network import ReceivedRecord, ReportRecord, SentRecord, VirtualNetwork
+
+log = logging.getLogger(__name__)
+
+_MODEMS: "weakref.WeakValueDictionary[str, EmulatedModem]" = weakref.WeakValueDictionary()
+CTRL_Z, ESC, BACKSPACE = 0x1A, 0x1B, 0x08
+
+
+def find_modem(name: str) -> "EmulatedModem | None":
+    """The live modem registered under ``name`` (the host part of ``emu://name``)."""
+    return _MODEMS.get(name)
+
+
+class PowerState(Enum):
+    OFF = "off"
+    BOOTING = "booting"
+    READY = "ready"
+
+
+class SimState(Enum):
+    READY = "READY"
+    PIN = "SIM PIN"
+    PUK = "SIM PUK"
+    ABSENT = "NOT INSERTED"
+    BLOCKED = "BLOCKED"
+
+
+@dataclass
+class Settings:
+    """The volatile settings a reset loses and ``AT&W`` / ``ATZ`` save and restore."""
+    echo: bool = True
+    verbose: bool = True
+    quiet: bool = False
+    cmee: int = 0
+    cmgf: int = 0
+    cscs: str = "IRA"
+    cnmi: tuple[int, int, int, int, int] = (2, 1, 0, 0, 0)
+    csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
+    csms: int = 0
+    cmms: int = 0
+    creg: int = 0
+    cereg: int = 0
+    cgreg: int = 0
+    cops_format: int = 0
+    cpms: tuple[str, str, str] = ("SM", "SM", "SM")
+
+
+@dataclass
+class Result:
+    """What one command answers: information lines, a final result code, and what follows."""
+    info: list[str] = field(default_factory=list)
+    final: str | None = "OK"
+    prompt: tuple[str, int, int] | None = None   # ("cmgs" | "cmgw", length, stat)
+    after: Callable[[], None] | None = None      # runs once the final result is written
+    delay: float = 0.0
+
+
+class EmulatedModem:
+    def __init__(self, profile: str = "sim800", msisdn: str = "+447700900001",
+                 network: "VirtualNetwork | None" = None, timing: Timing | None = None,
+                 name: str = "m1", powered: bool = True, pin: str | None = None,
+                 puk: str | None = None, clock: Clock | None = None, *,
+                 capacity: dict[str, int] | None = None, ipr: int | None = None,
+                 store_inbound: bool = True) -> None:
+        from gateway.emulator.network import VirtualNetwork
+        self.profile: Profile = get_profile(profile)
+        self.msisdn = msisdn
+        self.name = name
+        self.network = network if network is not None else VirtualNetwork(clock=clock)
+        self.clock: Clock = clock or self.network.clock or SYSTEM_CLOCK
+        self.timing = timing or Timing.fast()
+        self.pin, self.puk = pin, (puk if puk is not None or pin is None else "12345678")
+        self.store_inbound = store_inbound
+        self.signal = (20, 0)
+        self.identity = _identity(msisdn)
+        caps = dict(self.profile.capacity) | (capacity or {})
+        self.storage = MessageStorage(caps, self.profile.index_base)
+        self.sent: list[SentRecord] = []
+        self.received: list[ReceivedRecord] = []
+        self.reports: list[ReportRecord] = []
+        self.faults = FaultPlan(self)
+        self.changed = threading.Condition(threading.RLock())
+        self.lock = self.changed
+        self.scheduler = Scheduler(self.clock, f"emu-{name}")
+        self.csca = self.network.smsc
+        self.ipr = self.profile.ipr_default if ipr is None else ipr
+        self.factory = Settings(cmee=self.profile.cmee_default, cnmi=self.profile.cnmi_default)
+        self.saved = replace(self.factory)
+        self.s = replace(self.saved)
+        self.power = PowerState.OFF
+        self.epoch = 0
+        self.uart_up = self.sms_ready = self.synced = self.hung = False
+        self.silent_until = 0.0
+        self.sim_present = True
+        self.sim_state = SimState.READY
+        self.pin_attempts, self.puk_attempts = 3, 10
+        self.cfun = 1
+        self.network_available = True
+        self.reg_reached = False
+        self.reg_stat = 0
+        self.next_mr = 0
+        self.last_send_end: float | None = None
+        self.urc_buffer: list[str] = []
+        self.ack_pending: tuple[int, Callable[[], None]] | None = None
+        self.ack_seq = 0
+        self.cusd_n = 0
+        self.cfun_deregistered = False
+        self._pwrkey_down: float | None = None
+        self._sink: Callable[[bytes], None] | None = None
+        self._line = bytearray()
+        self._last_line = b""
+        self._prompt: tuple[str, int, int] | None = None
+        self._pdu = bytearray()
+        self.busy = False
+        self._queued = bytearray()
+        self._tx_free_at = 0.0
+        self._closed = False
+        self._handlers: dict[str, Callable[[EmulatedModem, Command], Result]] = {
+            **commands_basic.HANDLERS, **commands_sms.HANDLERS}
+        self.network.attach(self)
+        _MODEMS[name] = self
+        if powered:
+            with self.lock:
+                self.power_on()
+
+    # ----------------------------------------------------------------------------- public API
+    @property
+    def url(self) -> str:
+        return f"emu://{self.name}"
+
+    @property
+    def power_state(self) -> str:
+        return self.power.value
+
+    def inject_sms(self, sender: str, text: str | None = None, *, data: bytes | None = None,
+                   ucs2: bool | None = None, flash: bool = False) -> None:
+        """An SMS from the outside world to this modem (long ones arrive as several parts)."""
+        self.network.inject(self.msisdn, sender, text, data=data, ucs2=ucs2, flash=flash)
+
+    def pwrkey(self, pressed: bool) -> None:
+        """The electrical PWRKEY input; a press of at least ``timing.pwrkey_min`` s toggles."""
+        with self.lock:
+            now = self.clock.monotonic()
+            if pressed:
+                self._pwrkey_down = now
+                return
+            down = self._pwrkey_down
+            self._pwrkey_down = None
+            if down is None or now - down < self.timing.pwrkey_min:
+                return
+            held = now - down
+            self.hung = False
+            if self.power is PowerState.OFF:
+                self.power_on()
+            elif self.profile.rdy_needs_fixed_baud and held > self.timing.pwrkey_repower:
+                self.power_off(urc=None)   # SIM800: a press over 33 s powers the module up again
+                self.power_on()
+            else:
+                self.power_off(urc=self.profile.power_down_urc or None)
+
+    def attach(self, sink: Callable[[bytes], None]) -> Callable[[], None]:
+        """Connect the host side of the UART; one at a time. Returns the function that detaches."""
+        with self.lock:
+            if self._closed:
+                raise OSError(f"emulated modem {self.name!r} is closed")
+            if self._sink is not None:
+                raise OSError(f"emulated modem {self.name!r} is already open")
+            self._sink = sink
+
+        def detach() -> None:
+            with self.lock:
+                if self._sink is sink:
+                    self._sink = None
+        return detach
+
+    def feed(self, data: bytes) -> None:
+        """Bytes the host wrote to the UART."""
+        if data:
+            self.scheduler.call_soon(lambda: self._locked(self._receive, bytes(data)))
+
+    def accept(self, kind: str, pdu: str, message_class: int | None, record: object,
+               redeliver: Callable[[], None]) -> bool:
+        """The network hands over an SMS-DELIVER (``kind`` "sms") or a status report."""
+        with self.lock:
+            if self._closed or self.power is PowerState.OFF:
+                return False
+            if kind == "sms":
+                return commands_sms.deliver_sms(self, pdu, message_class, record, redeliver)  # type: ignore[arg-type]
+            return commands_sms.deliver_report(self, pdu, record, redeliver)  # type: ignore[arg-type]
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds (checked on every state change) or real-time timeout."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
+    def close(self) -> None:
+        with self.lock:
+            self._closed = True
+            self.epoch += 1
+            self._sink = None
+        self.network.detach(self)
+        self.scheduler.stop()
+        if _MODEMS.get(self.name) is self:
+            del _MODEMS[self.name]
+
+    # ----------------------------------------------------------------------------- power FSM
+    def power_on(self) -> None:
+        self.epoch += 1
+        epoch = self.epoch
+        self.power = PowerState.BOOTING
+        self.s = replace(self.saved)
+        self.uart_up = self.sms_ready = self.reg_reached = self.hung = False
+        self.synced = self.ipr != 0
+        self.cfun = 1
+        self.busy, self._prompt, self._line, self._queued = False, None, bytearray(), bytearray()
+        self.urc_buffer, self.ack_pending = [], None
+        self.sim_state = self._initial_sim_state()
+        boot = self.profile.boot_time if self.timing.boot_time is None else self.timing.boot_time
+        p = self.profile
+        steps: list[tuple[float, Callable[[], None]]] = [
+            (p.uart_up_at, self._uart_ready), (p.register_at, self._registration_reached),
+            (p.sms_ready_at, self._sms_ready_reached)]
+        for fraction, banner in p.boot_banners:
+            steps.append((fraction, lambda b=banner: self._boot_banner(b)))
+        steps.append((1.0, self._boot_done))
+        steps.sort(key=lambda s: s[0])
+        for fraction, step in steps:
+            if boot <= 0:
+                step()
+            else:
+                self.at(boot * fraction, step, epoch)
+        self.notify()
+
+    def power_off(self, urc: str | None) -> None:
+        if urc and self.power is not PowerState.OFF:
+            self.emit_line(urc)
+        self.epoch += 1
+        self.power = PowerState.OFF
+        self.uart_up = self.sms_ready = self.reg_reached = False
+        self.update_registration()
+        self.notify()
+
+    def reset(self) -> None:
+        """Spontaneous reset / AT+CFUN=1,1: settings lost, banners again."""
+        self.power_off(urc=None)
+        self.power_on()
+
+    def _initial_sim_state(self) -> SimState:
+        if not self.sim_present:
+            return SimState.ABSENT
+        if self.sim_state in (SimState.PUK, SimState.BLOCKED):
+            return self.sim_state
+        return SimState.PIN if self.pin else SimState.READY
+
+    def _uart_ready(self) -> None:
+        self.uart_up = True
+
+    def _boot_banner(self, banner: str) -> None:
+        if banner == "RDY" and self.profile.rdy_needs_fixed_baud and self.ipr == 0:
+            return
+        if "{cpin}" in banner:
+            banner = banner.format(cpin=self.sim_state.value)
+        elif self.sim_state is not SimState.READY and banner in self.profile.sim_ready_banners:
+            return
+        self.emit_line(banner)
+
+    def _registration_reached(self) -> None:
+        self.reg_reached = True
+        self.update_registration()
+
+    def _sms_ready_reached(self) -> None:
+        self.sms_ready = self.sim_state is SimState.READY
+        self.update_registration()
+
+    def _boot_done(self) -> None:
+        self.power = PowerState.READY
+        self.notify()
+        self.network.flush(self)
+
+    def sim_unlocked(self) -> None:
+        """PIN/PUK accepted: the SIM-dependent banners follow, then SMS works."""
+        self.emit_line("+CPIN: READY")
+        for banner in self.profile.sim_ready_banners:
+            self.emit_line(banner)
+        self.sms_ready = self.power is not PowerState.OFF
+        self.update_registration()
+
+    # ----------------------------------------------------------------------------- registration
+    def registered(self) -> bool:
+        return self.reg_stat in (1, 5)
+
+    def update_registration(self) -> None:
+        ok = (self.power is not PowerState.OFF and self.reg_reached and self.cfun == 1
+              and self.sim_state is SimState.READY and self.network_available)
+        stat = 1 if ok else 0
+        if stat == self.reg_stat:
+            return
+        self.reg_stat = stat
+        if self.power is not PowerState.OFF and self.uart_up:
+            if self.s.creg:
+                self.emit_line(commands_basic.creg_urc(self, "+CREG", self.s.creg))
+            if self.profile.lte and self.s.cereg:
+                self.emit_line(commands_basic.creg_urc(self, "+CEREG", self.s.cereg))
+        self.notify()
+        if ok and self.power is PowerState.READY:
+            self.network.flush(self)
+
+    # ----------------------------------------------------------------------------- scheduling
+    def at(self, delay: float, fn: Callable[[], None], epoch: int | None = None) -> None:
+        """Run ``fn`` under the lock after ``delay`` unless the modem lost power meanwhile."""
+        epoch = self.epoch if epoch is None else epoch
+
+        def task() -> None:
+            with self.lock:
+                if self.epoch == epoch:
+                    fn()
+        self.scheduler.call_later(delay, task)
+
+    def _locked(self, fn: Callable[[bytes], None], data: bytes) -> None:
+        with self.lock:
+            fn(data)
+
+    def notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    # ----------------------------------------------------------------------------- output
+    def write(self, data: bytes) -> None:
+        """Send bytes to the host, at the modelled baud rate when throttling is on."""
+        if self.timing.baud:
+            now = self.clock.monotonic()
+            start = max(now, self._tx_free_at)
+            self._tx_free_at = start + len(data) * 10 / self.timing.baud
+            self.at(self._tx_free_at - now, lambda: self._push(data), self.epoch)
+        else:
+            self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        if self._sink is not None:
+            try:
+                self._sink(data)
+            except OSError:
+                log.debug("%s: host side gone, %d bytes dropped", self.name, len(data))
+
+    def emit_line(self, line: str) -> None:
+        """An unsolicited result code, framed as the modem frames it."""
+        if self.power is PowerState.OFF or not self.synced:
+            return
+        self.write(f"\r\n{line}\r\n".encode("latin-1", "replace"))
+
+    def emit_sms_urc(self, lines: list[str]) -> None:
+        """+CMTI/+CMT/+CDS/+CDSI obey AT+CNMI <mode>: buffered while the link is busy (2) or in mode 0."""
+        mode = self.s.cnmi[0]
+        if mode == 0 or (mode in (1, 2) and (self.busy or self._prompt is not None)):
+            if mode != 1:
+                self.urc_buffer.append("\r\n".join(lines))
+            return
+        self.emit_line("\r\n".join(lines))
+
+    def flush_urc_buffer(self) -> None:
+        buffered, self.urc_buffer = self.urc_buffer, []
+        for text in buffered:
+            self.emit_line(text)
+
+    def _frame(self, blocks: list[list[str]], final: str | None) -> bytes:
+        out = []
+        for lines in blocks:
+            if self.s.verbose:
+                out.append("\r\n" + "\r\n".join(lines) + "\r\n")
+            else:
+                out.append("".join(line + "\r\n" for line in lines))
+        if final is not None and not self.s.quiet:
+            if self.s.verbose:
+                out.append(f"\r\n{final}\r\n")
+            else:
+                out.append({"OK": "0", "ERROR": "4"}.get(final, final) + "\r")
+        return "".join(out).encode("latin-1", "replace")
+
+    # ----------------------------------------------------------------------------- errors
+    def error(self) -> Result:
+        return Result(final="ERROR")
+
+    def cme(self, code: int) -> Result:
+        if self.s.cmee == 0:
+            return self.error()
+        if self.s.cmee == 2:
+            return Result(final=f"+CME ERROR: {CME_TEXT.get(code, code)}")
+        return Result(final=f"+CME ERROR: {code}")
+
+    def cms(self, code: int) -> Result:
+        return Result(final=f"+CMS ERROR: {code}")
+
+    # ----------------------------------------------------------------------------- input
+    def _receive(self, data: bytes) -> None:
+        if self.power is PowerState.OFF or not self.uart_up or self.hung:
+            return
+        if self.clock.monotonic() < self.silent_until:
+            return
+        for i, byte in enumerate(data):
+            if self.busy:
+                self._queued.extend(data[i:])
+                return
+            self._receive_byte(byte)
+
+    def _receive_byte(self, byte: int) -> None:
+        if not self.synced:   # SIM800 autobaud: only "AT"/"at" trains the rate (HARDWARE.md 2.2)
+            self._line = (self._line + bytes([byte]))[-2:]
+            if bytes(self._line) not in (b"AT", b"at"):
+                return
+            self.synced = True
+            self._echo(bytes(self._line))
+            return
+        if self._prompt is not None:
+            self._prompt_byte(byte)
+            return
+        if byte == 0x0D:
+            self._echo(b"\r")
+            line, self._line = bytes(self._line), bytearray()
+            self._run_line(line)
+        elif byte == BACKSPACE:
+            self._echo(bytes([byte]))
+            self._line = self._line[:-1]
+        elif byte == 0x0A and not self._line:
+            self._echo(b"\n")
+        else:
+            self._echo(bytes([byte]))
+            self._line.append(byte)
+            if bytes(self._line).upper() == b"A/":
+                self._echo(b"\r")
+                self._line = bytearray()
+                self._run_line(self._last_line)
+
+    def _echo(self, data: bytes) -> None:
+        if self.s.echo:
+            self.write(data)
+
+    def _prompt_byte(self, byte: int) -> None:
+        if byte == CTRL_Z:
+            kind, length, stat = self._prompt or ("cmgs", 0, 0)
+            self._prompt = None
+            pdu, self._pdu = self._pdu.decode("latin-1"), bytearray()
+            self.busy = True
+            result = commands_sms.finish_pdu(self, kind, length, stat, pdu)
+            self._complete([result.info] if result.info else [], result)
+        elif byte == ESC:
+            self._prompt, self._pdu = None, bytearray()
+            self.busy = True
+            self._complete([], Result())
+        else:
+            self._echo(bytes([byte]))
+            if chr(byte) not in "\r\n \t":
+                self._pdu.append(byte)
+
+    def _run_line(self, raw: bytes) -> None:
+        text = raw.decode("latin-1").strip()
+        body = strip_prefix(text)
+        if body is None:
+            return   # not a command line: real modems ignore it
+        self._last_line = raw
+        self.busy = True
+        try:
+            commands = parse_line(body)
+        except ParseError:
+            self._complete([], self.error())
+            return
+        blocks: list[list[str]] = []
+        last = Result()
+        afters: list[Callable[[], None]] = []
+        delay = 0.0
+        for command in commands:
+            last = self.dispatch(command)
+            delay += last.delay
+            if last.info:
+                blocks.append(last.info)
+            if last.after:
+                afters.append(last.after)
+            if last.final != "OK" or last.prompt:
+                break
+        self._complete(blocks, Result(final=last.final, prompt=last.prompt, delay=delay,
+                                      after=_chain(afters)))
+
+    def dispatch(self, command: Command) -> Result:
+        handler = self._handlers.get(command.name)
+        if handler is None:
+            return self.error()
+        try:
+            return handler(self, command)
+        except (ValueError, IndexError):
+            return self.error()
+
+    def _complete(self, blocks: list[list[str]], result: Result) -> None:
+        """Write the answer after the modelled latency, then take the next queued input."""
+        def finish() -> None:
+            if result.prompt is not None:
+                self.at(self.timing.prompt_delay, lambda: self._open_prompt(result.prompt))
+                if blocks:
+                    self.write(self._frame(blocks, None))
+                return
+            self.write(self._frame(blocks, result.final))
+            self.busy = False
+            if result.after:
+                result.after()
+            if self.s.cnmi[0] == 2 and self.urc_buffer:
+                self.flush_urc_buffer()
+            self._drain_queue()
+        self.at(self.timing.command_latency + result.delay, finish)
+
+    def _open_prompt(self, prompt: tuple[str, int, int] | None) -> None:
+        self._prompt = prompt
+        self.write(b"\r\n> ")
+        self.busy = False
+        self._drain_queue()
+
+    def _drain_queue(self) -> None:
+        queued, self._queued = bytes(self._queued), bytearray()
+        if queued:
+            self._receive(queued)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def _chain(fns: list[Callable[[], None]]) -> Callable[[], None] | None:
+    if not fns:
+        return None
+
+    def run() -> None:
+        for fn in fns:
+            fn()
+    return run
+
+
+def _identity(msisdn: str) -> dict[str, str]:
+    """Stable IMEI / IMSI / ICCID derived from the MSISDN, so several modems differ."""
+    digits = "".join(ch for ch in msisdn if ch.isdigit()).rjust(10, "0")[-10:]
+    return {"imei": _luhn("86" + "12345" + digits[-7:]), "imsi": "00101" + digits,
+            "iccid": _luhn("8900101" + "00" + digits)}
+
+
+def _luhn(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
