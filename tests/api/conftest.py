@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlencode
+from wsgiref.headers import Headers
 from wsgiref.validate import validator
 from xml.etree import ElementTree
 
@@ -32,7 +33,7 @@ BOB = ("bob", "bob-secret-22")
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: Headers  # case-insensitive, as HTTP header names are
     body: bytes
 
     @property
@@ -102,7 +103,7 @@ class Client:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        return Response(int(captured["status"].split()[0]), dict(captured["headers"]), data)
+        return Response(int(captured["status"].split()[0]), Headers(list(captured["headers"])), data)
 
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)
