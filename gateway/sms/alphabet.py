@@ -100,27 +100,41 @@ def check_text(text: str) -> None:
         raise EncodingError(f"text contains a lone surrogate at index {exc.start}") from None
 
 
-def units(text: str, alphabet: Alphabet) -> list[bytes] | None:
-    """Split ``text`` into indivisible units: septet values (gsm7) or UTF-16BE octets (ucs2).
+@cache
+def _translation(lock: int, shift: int) -> dict[int, str]:
+    """str.translate table: code point -> its septet(s) as characters below U+0080."""
+    lock_map, shift_map = _encode_tables(lock, shift)
+    table = {cp: chr(ESC) + chr(code)
+             for cp, code in shift_map.items()}
+    table.update({cp: chr(code) for cp, code in lock_map.items()})
+    return table
 
-    Returns None when the alphabet cannot carry a character (never a replacement character).
+
+@cache
+def septet_costs(lock: int, shift: int) -> dict[str, int]:
+    """Septets each character costs in a table pair (1, or 2 for an ESC pair)."""
+    return {chr(cp): len(seq) for cp, seq in _translation(lock, shift).items()}
+
+
+def encode(text: str, alphabet: Alphabet) -> bytes | None:
+    """The whole text as septet values (gsm7) or UTF-16BE octets (ucs2); None when the alphabet
+    cannot carry a character (never a replacement character).
+
+    In the septet string an ESC (0x1B) always starts a pair (no table maps a character to ESC
+    as its second septet), which is what lets the splitter keep pairs whole.
     """
     if alphabet.encoding == "ucs2":
         check_text(text)
-        return [ch.encode("utf-16-be") for ch in text]
-    lock_map, shift_map = _encode_tables(alphabet.lock, alphabet.shift)
-    out: list[bytes] = []
-    for ch in text:
-        cp = ord(ch)
-        code = lock_map.get(cp)
-        if code is not None:
-            out.append(bytes((code,)))
-            continue
-        code = shift_map.get(cp)
-        if code is None:
-            return None
-        out.append(bytes((ESC, code)))
-    return out
+        return text.encode("utf-16-be")
+    if not set(text) <= charset(alphabet.lock, alphabet.shift):
+        return None
+    return text.translate(_translation(alphabet.lock, alphabet.shift)).encode("latin-1")
+
+
+def units(text: str, alphabet: Alphabet) -> list[bytes] | None:
+    """``text`` as indivisible units, one per character (tests and diagnostics)."""
+    out = [encode(ch, alphabet) for ch in text]
+    return None if any(u is None for u in out) else [u for u in out if u is not None]
 
 
 def decode_septets(septets: bytes, lock: int = 0, shift: int = 0) -> str:
@@ -153,10 +167,10 @@ def decode_septets(septets: bytes, lock: int = 0, shift: int = 0) -> str:
 
 def encode_default(text: str) -> bytes:
     """Text in the default alphabet (alphanumeric addresses); EncodingError if impossible."""
-    parts = units(text, GSM_DEFAULT)
-    if parts is None:
+    septets = encode(text, GSM_DEFAULT)
+    if septets is None:
         raise EncodingError(f"{text!r} is not in the GSM 7-bit default alphabet")
-    return b"".join(parts)
+    return septets
 
 
 def language_id(code: str) -> int:

@@ -7,12 +7,13 @@ the number of PDUs that will be sent.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 from gateway.errors import EncodingError, MessageTooLongError
 from gateway.sms.alphabet import (
-    GSM_DEFAULT, LANGUAGE_IDS, UCS2, Alphabet, charset, check_text, has_locking_table,
-    language_id, units,
+    ESC, GSM_DEFAULT, LANGUAGE_IDS, UCS2, Alphabet, charset, check_text, encode,
+    has_locking_table, language_id, septet_costs,
 )
 from gateway.sms.transliterate import transliterate
 
@@ -75,24 +76,27 @@ def capacity(encoding: str, udh_total: int) -> int:
     return room - room % 2 if encoding == "ucs2" else room
 
 
-def split_units(chunks: list[bytes], encoding: str, extra_ies: int, ref16: bool) -> list[bytes]:
-    """Greedy split of indivisible units into part payloads: the minimal number of parts.
+def split_payload(payload: bytes, encoding: str, extra_ies: int, ref16: bool) -> list[bytes]:
+    """Greedy split of a septet/octet string into part payloads: the minimal number of parts.
 
     ``extra_ies`` are the octets of IEs every part carries besides concatenation (national
-    language IEs). Units are never cut, so ESC pairs and surrogate pairs stay whole.
+    language IEs). A cut never falls inside an ESC pair (gsm7: ESC always starts a pair) or a
+    surrogate pair (ucs2: a high surrogate always starts one).
     """
-    total = sum(len(c) for c in chunks)
-    if total <= capacity(encoding, udh_octets(extra_ies)):
-        return [b"".join(chunks)]
+    if len(payload) <= capacity(encoding, udh_octets(extra_ies)):
+        return [payload]
     room = capacity(encoding, udh_octets(extra_ies + (6 if ref16 else 5)))
     parts: list[bytes] = []
-    current = bytearray()
-    for chunk in chunks:
-        if len(current) + len(chunk) > room:
-            parts.append(bytes(current))
-            current = bytearray()
-        current += chunk
-    parts.append(bytes(current))
+    pos = 0
+    while len(payload) - pos > room:
+        end = pos + room
+        if encoding == "gsm7" and payload[end - 1] == ESC:
+            end -= 1
+        elif encoding == "ucs2" and 0xD8 <= payload[end - 2] <= 0xDB:
+            end -= 2
+        parts.append(payload[pos:end])
+        pos = end
+    parts.append(payload[pos:])
     return parts
 
 
@@ -100,13 +104,11 @@ def _ies_octets(alphabet: Alphabet) -> int:
     return sum(2 + len(data) for _, data in alphabet.language_ies())
 
 
-def _try(text: str, alphabet: Alphabet, ref16: bool) -> list[bytes] | None:
-    if alphabet.encoding == "gsm7" and not set(text) <= charset(alphabet.lock, alphabet.shift):
+def _split(text: str, alphabet: Alphabet, ref16: bool) -> list[bytes] | None:
+    payload = encode(text, alphabet)
+    if payload is None:
         return None
-    chunks = units(text, alphabet)
-    if chunks is None:
-        return None
-    return split_units(chunks, alphabet.encoding, _ies_octets(alphabet), ref16)
+    return split_payload(payload, alphabet.encoding, _ies_octets(alphabet), ref16)
 
 
 def _national_candidates(options: SubmitOptions) -> tuple[list[Alphabet], bool]:
@@ -133,34 +135,53 @@ def _national_candidates(options: SubmitOptions) -> tuple[list[Alphabet], bool]:
     return out, required
 
 
+def _fewest_parts_bound(counts: Counter[str], alphabet: Alphabet, ref16: bool) -> int | None:
+    """A lower bound on the parts ``alphabet`` needs (exact for one part); None if it cannot
+    carry the text. Cheap: it looks at distinct characters only, so most of the national
+    candidates are ruled out without encoding anything."""
+    if not counts.keys() <= charset(alphabet.lock, alphabet.shift):
+        return None
+    costs = septet_costs(alphabet.lock, alphabet.shift)
+    total = sum(n * costs[ch] for ch, n in counts.items())
+    extra = _ies_octets(alphabet)
+    if total <= capacity("gsm7", udh_octets(extra)):
+        return 1
+    return -(-total // capacity("gsm7", udh_octets(extra + (6 if ref16 else 5))))
+
+
 def _choose(text: str, options: SubmitOptions) -> tuple[Alphabet, list[bytes]]:
     """Default GSM if it can, UCS-2 otherwise, unless a national table needs fewer parts
     (or the options require one). UCS-2 carries everything, so this always succeeds."""
+    ucs2 = (UCS2, split_payload(text.encode("utf-16-be"), "ucs2", 0, options.ref16))
     if options.force_ucs2:
-        return UCS2, _try(text, UCS2, options.ref16) or [b""]
+        return ucs2
     nationals, required = _national_candidates(options)
     best: tuple[Alphabet, list[bytes]] | None = None
     if not required:
-        parts = _try(text, GSM_DEFAULT, options.ref16)
-        best = (GSM_DEFAULT, parts) if parts is not None else (UCS2, _try(text, UCS2,
-                                                                           options.ref16) or [b""])
-        if best[0] is GSM_DEFAULT and len(best[1]) == 1:
+        parts = _split(text, GSM_DEFAULT, options.ref16)
+        best = (GSM_DEFAULT, parts) if parts is not None else ucs2
+        if len(best[1]) == 1:
             return best
-    national_best: tuple[Alphabet, list[bytes]] | None = None
+    counts = Counter(text)
+    winner: tuple[tuple[int, int, int], Alphabet, list[bytes]] | None = None
     for alphabet in nationals:
-        parts = _try(text, alphabet, options.ref16)
-        if parts is None:
+        if best is not None and best[0] is GSM_DEFAULT and not alphabet.lock:
+            # a single shift table only adds IE overhead when the default table carries all
             continue
+        bound = _fewest_parts_bound(counts, alphabet, options.ref16)
+        if bound is None or (best is not None and bound >= len(best[1])) or (
+                winner is not None and bound > winner[0][0]):
+            continue
+        parts = _split(text, alphabet, options.ref16)
+        assert parts is not None
         key = (len(parts), len(alphabet.language_ies()), sum(map(len, parts)))
-        if national_best is None or key < (len(national_best[1]),
-                                           len(national_best[0].language_ies()),
-                                           sum(map(len, national_best[1]))):
-            national_best = (alphabet, parts)
-    if national_best is not None and (best is None or len(national_best[1]) < len(best[1])):
-        return national_best
+        if winner is None or key < winner[0]:
+            winner = (key, alphabet, parts)
+    if winner is not None and (best is None or winner[0][0] < len(best[1])):
+        return winner[1], winner[2]
     if best is None:  # a required national table cannot carry the text: UCS-2 carries all
         log.info("national language tables cannot carry the text; falling back to UCS-2")
-        return UCS2, _try(text, UCS2, options.ref16) or [b""]
+        return ucs2
     return best
 
 
