@@ -195,7 +195,7 @@ def decode_timestamp(raw: bytes) -> datetime:
     # Some modems (ZTE, python-gsmmodem#15) write the units digit in binary (0xC2 = 2*10+12
     # quarters = +08:00); tens*10+units still gives the zone they meant, so accept it.
     quarters = (tz_octet & 0x07) * 10 + (tz_octet >> 4)
-    if quarters >= 96:
+    if quarters > 79:
         raise PduError(f"time stamp {raw.hex().upper()} has a bad time zone")
     if tz_octet & 0x08:
         quarters = -quarters
