@@ -12,7 +12,7 @@ import logging
 import queue
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Callable, Sequence
 
@@ -47,6 +47,7 @@ class Urc:
     kind: UrcKind
     line: str
     body: str | None = None
+    at: float = 0.0           # clock.monotonic() when the line was framed
 
     @property
     def value(self) -> str:
@@ -197,6 +198,7 @@ class AtChannel:
         self._stop = threading.Event()
         self._broken: Exception | None = None
         self._threads: list[threading.Thread] = []
+        self.echoes = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -433,7 +435,8 @@ class AtChannel:
                 pending.done.set()
                 return True
         if line == pending.command or (pending.pdu and line.upper() == pending.pdu):
-            return True  # echo (ATE1) of the command or of the PDU
+            self.echoes += 1  # echo (ATE1): after ATE0 it means the modem lost its settings
+            return True
         if pending.body_next:
             pending.body_next = False
             if is_hex(line):
@@ -454,7 +457,7 @@ class AtChannel:
         return False
 
     def _emit(self, urc: Urc) -> None:
-        self._urcs.put(urc)
+        self._urcs.put(replace(urc, at=self._clock.monotonic()))
 
     def _urc_loop(self) -> None:
         while True:
