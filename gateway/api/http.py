@@ -63,13 +63,11 @@ def wants_xml(accept: str | None) -> bool:
     best_json, best_xml = 0.0, 0.0
     for item in (accept or "").split(","):
         kind, _, params = item.strip().partition(";")
-        quality = 1.0
         match = re.search(r"q=([0-9.]+)", params)
-        if match:
-            try:
-                quality = float(match.group(1))
-            except ValueError:
-                quality = 0.0
+        try:
+            quality = float(match.group(1)) if match else 1.0
+        except ValueError:  # a malformed weight is ignored, as if absent
+            quality = 1.0
         kind = kind.strip().lower()
         if kind in ("application/xml", "text/xml"):
             best_xml = max(best_xml, quality)
