@@ -53,9 +53,9 @@ def _hex_to_bytes(pdu: str | bytes) -> bytes:
 def decode_user_data(raw: bytes, udl: int, udhi: bool, encoding: str) -> UserData:
     """Split UDH from body and decode the body in the alphabet the DCS and UDH name."""
     udh_raw = b""
+    if udhi and udl == 0:
+        udhi = False  # seen in the wild (Gammu at-sms 20): an empty message, not an error
     if udhi:
-        if not raw:
-            raise PduError("UDHI set but the user data is empty")
         udh_raw = raw[1:1 + raw[0]]
         if len(udh_raw) < raw[0]:
             raise PduError("user data header longer than the user data")

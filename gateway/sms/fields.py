@@ -318,7 +318,8 @@ def dcs_info(dcs: int) -> tuple[str, int | None]:
     """(alphabet, message class) of a TP-DCS per TS 23.038 4; reserved codings read as GSM 7-bit.
 
     Compressed text (general group, bit 5) is returned as "8bit": we cannot decompress it, and
-    handing the octets over beats showing garbage.
+    handing the octets over beats showing garbage. In group 1111 the reserved bit 3, when set,
+    is read together with bit 2 as in the general group (10 = UCS-2).
     """
     group = dcs >> 4
     if group <= 0x7:  # general data coding (00xx) and automatic deletion (01xx) groups
@@ -328,6 +329,9 @@ def dcs_info(dcs: int) -> tuple[str, int | None]:
         alphabet = (dcs >> 2) & 0x03
         return {1: "8bit", 2: "ucs2"}.get(alphabet, "gsm7"), message_class
     if group == 0xF:
+        if dcs & 0x08:  # reserved bit set: phones that write it mean the general-group
+            # alphabet bits (a real capture, Gammu at-sms 14, has DCS 0xF9 over UCS-2 text)
+            return ("ucs2" if not dcs & 0x04 else "8bit"), dcs & 0x03
         return ("8bit" if dcs & 0x04 else "gsm7"), dcs & 0x03
     if group == 0xE:
         return "ucs2", None

@@ -116,6 +116,7 @@ def test_udh_parsing() -> None:
     (0x0C, ("gsm7", None)), (0x24, ("8bit", None)), (0x48, ("ucs2", None)),
     (0xC0, ("gsm7", None)), (0xD8, ("gsm7", None)), (0xE0, ("ucs2", None)),
     (0xF0, ("gsm7", 0)), (0xF1, ("gsm7", 1)), (0xF4, ("8bit", 0)), (0xF5, ("8bit", 1)),
+    (0xF9, ("ucs2", 1)), (0xFD, ("8bit", 1)),
     (0x80, ("gsm7", None)),
 ])
 def test_dcs(dcs: int, info: tuple[str, int | None]) -> None:
