@@ -7,6 +7,7 @@ because a single bad PDU on the SIM must never stop the inbound loop.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,6 +84,34 @@ def decode_user_data(raw: bytes, udl: int, udhi: bool, encoding: str) -> UserDat
         else:
             data = body
     return UserData(ies, text, data, udh_concat(ies), udh_ports(ies), lock, shift)
+
+
+def _body(part: Deliver | Submit) -> bytes:
+    """The text body of a part as septet values (gsm7) or UTF-16BE octets (ucs2)."""
+    header = (part.user_data[0] + 1) if part.udhi and part.user_data else 0
+    if part.encoding == "gsm7":
+        skip = header_septets(header)
+        return unpack_septets(part.user_data, part.udl - skip, skip * 7)
+    return part.user_data[header:part.udl]
+
+
+def reassemble_text(parts: Sequence[Deliver | Submit]) -> str:
+    """The text of a concatenated message from its parts, in any order.
+
+    Joins the raw septets / UTF-16 units before decoding, so an ESC pair or a surrogate pair
+    that a sloppy sender split across two parts still comes out whole (decoding each part on
+    its own would show U+FFFD or a stray space there). Parts in different alphabets are joined
+    as decoded text.
+    """
+    ordered = sorted(parts, key=lambda p: p.concat.seq if p.concat else 0)
+    kinds = {(p.encoding, p.language_lock, p.language_shift) for p in ordered}
+    if len(kinds) != 1 or any(p.text is None for p in ordered):
+        return "".join(p.text or "" for p in ordered)
+    encoding, lock, shift = kinds.pop()
+    body = b"".join(_body(p) for p in ordered)
+    if encoding == "gsm7":
+        return decode_septets(body, lock, shift)
+    return body.decode("utf-16-be", errors="replace")
 
 
 def _user_data_octets(reader: Reader, udl: int, encoding: str) -> bytes:

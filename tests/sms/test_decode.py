@@ -258,3 +258,29 @@ def test_extra_vectors_decode(vector: dict[str, Any]) -> None:
                 del exp[key]
                 assert tpdu_length(pdu) == ours, reason
         _check_extra(msg, exp, pdu)
+
+
+def test_reassemble_joins_split_pairs() -> None:
+    """A foreign sender split an emoji and an ESC pair across parts; joined raw, they survive."""
+    from datetime import timezone
+
+    from gateway.sms import encode_deliver, reassemble_text
+    from gateway.sms.fields import build_udh, concat_ie, pack_septets
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    emoji = "😀".encode("utf-16-be")
+    ucs2 = []
+    for seq, body in ((1, "a".encode("utf-16-be") + emoji[:2]), (2, emoji[2:] + b"\x00b")):
+        udh = build_udh([concat_ie(9, 2, seq, 8)])
+        ucs2.append(decode_pdu(encode_deliver("123", timestamp=now, dcs=8, user_data=udh + body,
+                                              udl=len(udh) + len(body), udhi=True)))
+    assert [m.text for m in ucs2] == ["a\ufffd", "\ufffdb"]
+    assert reassemble_text(list(reversed(ucs2))) == "a😀b"
+    gsm = []
+    for seq, septets in ((1, b"x\x1b"), (2, b"\x65y")):
+        udh = build_udh([concat_ie(9, 2, seq, 8)])
+        ud = udh + pack_septets(septets, 1)
+        gsm.append(decode_pdu(encode_deliver("123", timestamp=now, dcs=0, user_data=ud,
+                                             udl=7 + len(septets), udhi=True)))
+    assert [m.text for m in gsm] == ["x ", "ey"]
+    assert reassemble_text(gsm) == "x€y"

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from gateway.errors import PduError
 from gateway.sms import (
-    Submit, SubmitOptions, decode_pdu, encode_binary, encode_text, plan_text, tpdu_length,
+    Submit, SubmitOptions, decode_pdu, encode_binary, encode_text, plan_text, reassemble_text,
+    tpdu_length,
 )
-from gateway.sms.alphabet import GSM_DEFAULT, charset, units
+from gateway.sms.alphabet import charset, units
 from gateway.sms.text import capacity, udh_octets
 from gateway.sms.transliterate import TABLES, transliterate
 
@@ -66,6 +67,7 @@ def test_text_roundtrip_and_minimal_parts(text: str, opts: SubmitOptions, ref: i
     assert len(parts) == plan.sms_count
     msgs = _decoded(parts)
     assert "".join(m.text or "" for m in msgs) == plan.text
+    assert reassemble_text(list(reversed(msgs))) == plan.text
     if len(msgs) > 1:
         bits = 16 if opts.ref16 else 8
         assert [(m.concat.ref, m.concat.total, m.concat.seq, m.concat.ref_bits)
