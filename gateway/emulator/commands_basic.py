@@ -119,6 +119,11 @@ def cmd_info(m: "EmulatedModem", c: Command) -> "Result":
                   for line in m.profile.ati))
 
 
+@handles("+CHUP")
+def cmd_hang_up(m: "EmulatedModem", c: Command) -> "Result":
+    return _result() if c.kind in (Kind.EXEC, Kind.TEST) else m.error()
+
+
 @handles("D")
 def cmd_dial(m: "EmulatedModem", c: Command) -> "Result":
     return _result(final="NO CARRIER")

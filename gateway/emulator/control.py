@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -202,8 +201,3 @@ def describe(m: "EmulatedModem") -> dict[str, Any]:
 def _hex(data: bytes | None) -> str | None:
     return None if data is None else data.hex().upper()
 
-
-def remove_stale(path: Path) -> None:
-    """Remove a socket file no process listens on (left by a killed emulator)."""
-    if path.exists() and not _alive(path):
-        os.unlink(path)

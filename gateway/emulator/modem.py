@@ -469,6 +469,7 @@ class EmulatedModem:
             self._prompt = None
             pdu, self._pdu = self._pdu.decode("latin-1"), bytearray()
             self.busy = True
+            self.notify()
             result = commands_sms.finish_pdu(self, kind, length, stat, pdu)
             self._complete([result.info] if result.info else [], result)
         elif byte == ESC:
@@ -487,6 +488,7 @@ class EmulatedModem:
             return   # not a command line: real modems ignore it
         self._last_line = raw
         self.busy = True
+        self.notify()
         try:
             commands = parse_line(body)
         except ParseError:
