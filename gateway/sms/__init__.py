@@ -10,7 +10,7 @@ from gateway.sms.messages import (
 )
 from gateway.sms.pdu import (
     EncodedPart, encode_binary, encode_deliver, encode_deliver_binary, encode_deliver_text,
-    encode_status_report, encode_submit, encode_text, split_udh, tpdu_length,
+    encode_planned, encode_status_report, encode_submit, encode_text, split_udh, tpdu_length,
 )
 from gateway.sms.text import SubmitOptions, TextPlan, plan_text
 from gateway.sms.transliterate import transliterate
@@ -18,6 +18,7 @@ from gateway.sms.transliterate import transliterate
 __all__ = [
     "Address", "Concat", "Deliver", "EncodedPart", "InformationElement", "Ports", "StatusReport",
     "Submit", "SubmitOptions", "TextPlan", "decode_pdu", "encode_binary", "encode_deliver",
-    "encode_deliver_binary", "encode_deliver_text", "encode_status_report", "encode_submit",
-    "encode_text", "parse_address", "plan_text", "reassemble_text", "split_udh", "tpdu_length", "transliterate",
+    "encode_deliver_binary", "encode_deliver_text", "encode_planned", "encode_status_report",
+    "encode_submit", "encode_text", "parse_address", "plan_text", "reassemble_text", "split_udh",
+    "tpdu_length", "transliterate",
 ]

@@ -116,10 +116,17 @@ def _submit_parts(destination: Address, framed: list[tuple[bytes, int, bool]], d
 def encode_text(destination: str | Address, text: str, options: SubmitOptions = SubmitOptions(),
                 concat_ref: int = 0) -> list[EncodedPart]:
     """SMS-SUBMIT parts for a text, exactly as ``plan_text`` planned them."""
+    return encode_planned(destination, plan_text(text, options), options, concat_ref)
+
+
+def encode_planned(destination: str | Address, plan: TextPlan,
+                   options: SubmitOptions = SubmitOptions(),
+                   concat_ref: int = 0) -> list[EncodedPart]:
+    """Frame a plan made by ``plan_text(text, options)`` (same options): a bulk send plans the
+    text once and frames it per destination, skipping the alphabet search each time."""
     address = _as_address(destination)
     if address.alphanumeric:
         raise EncodingError(f"cannot send to the alphanumeric address {address.number!r}")
-    plan = plan_text(text, options)
     framed = _parts(plan.payloads, plan.encoding, list(plan.alphabet.language_ies()),
                     concat_ref, options.ref16)
     return _submit_parts(address, framed, _text_dcs(plan.encoding, options.flash), options)

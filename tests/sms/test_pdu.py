@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import EncodingError, MessageTooLongError
 from gateway.sms import (
     Address, Concat, Deliver, EncodedPart, StatusReport, Submit, SubmitOptions, decode_pdu,
-    encode_binary, encode_deliver, encode_deliver_binary, encode_deliver_text,
+    encode_binary, encode_deliver, encode_deliver_binary, encode_deliver_text, encode_planned,
     encode_status_report, encode_submit, encode_text, plan_text, split_udh, tpdu_length,
 )
 from gateway.sms.fields import relative_validity_period
@@ -270,3 +270,11 @@ def test_extra_submit_vectors_encode(vector: dict[str, Any]) -> None:
     for part, exp in zip(parts, vector["expected"], strict=True):
         if "tpdu_len" in exp and vector["id"] != "V16":  # V16: see test_decode.EXTRA_EXCEPTIONS
             assert part.tpdu_length == exp["tpdu_len"]
+
+
+def test_encode_planned_equals_encode_text() -> None:
+    opts = SubmitOptions(ref16=True, validity_minutes=90)
+    text = "Günaydın, şimdi çalışıyoruz. " * 8
+    plan = plan_text(text, opts)
+    for dest in ("+41790000001", "+41790000002"):
+        assert encode_planned(dest, plan, opts, concat_ref=5) == encode_text(dest, text, opts, 5)
