@@ -17,7 +17,7 @@ from gateway.sms.messages import (
 )
 
 _SEMI_OCTET_CHARS = "0123456789*#abc"
-_NUMBER_RE = re.compile(r"\+?[0-9*#abc]+")
+_NUMBER_RE = re.compile(r"\+?[0-9*#]+")
 
 
 class Reader:

@@ -48,6 +48,7 @@ def test_smspdudecoder_address_vectors(vector: dict[str, Any]) -> None:
     ("12345", Address("12345", 0, 1)),
     ("*100#", Address("*100#", 0, 1)),
     ("InfoSMS", Address("InfoSMS", 5, 0)),
+    ("cab", Address("cab", 5, 0)),  # semi-octets a/b/c only through an explicit Address
     ("+41 79", Address("+41 79", 5, 0)),
 ])
 def test_parse_address(text: str, address: Address) -> None:
