@@ -146,3 +146,19 @@ def test_transliteration_before_alphabet_choice() -> None:
     assert plan_text("x", SubmitOptions(transliteration="NONE")).text == "x"
     with pytest.raises(EncodingError):
         plan_text("x", SubmitOptions(transliteration="KLINGON"))
+
+
+@pytest.mark.parametrize(("opts", "single", "multi"), [
+    (SubmitOptions(language_code="TR", single_shift=True), 155, 149),
+    (SubmitOptions(language_code="TR", single_shift=True, locking_shift=True), 152, 146),
+    (SubmitOptions(language_code="TR", single_shift=True, locking_shift=True, ref16=True),
+     152, 145),
+    (SubmitOptions(ref16=True), 160, 152),
+])
+def test_national_ies_reduce_the_room(opts: SubmitOptions, single: int, multi: int) -> None:
+    assert plan_text("a" * single, opts).sms_count == 1
+    assert plan_text("a" * (single + 1), opts).sms_count == 2
+    plan = plan_text("a" * (single + 1), opts)
+    assert plan.characters_per_part == multi
+    assert plan_text("a" * (2 * multi), opts).sms_count == 2
+    assert plan_text("a" * (2 * multi + 1), opts).sms_count == 3
