@@ -1,4 +1,6 @@
-"""The Infobip-style "SMS API v1" dialect (specs/infobip-style-sms-api-v1.md): parse -> Gateway -> render.
+"""The Infobip-style "SMS API v1" dialect (specs/infobip-style-sms-api-v1.md).
+
+Each route parses, calls the Gateway, renders.
 
 Mounted under ``/restapi``. Every route needs HTTP Basic credentials; every refusal has the
 shape ``{"requestError": {"serviceException": {"messageId": "BAD_REQUEST", "text": ...}}}``.
@@ -19,7 +21,8 @@ from typing import Any
 
 import bottle
 
-from gateway.api.http import ApiError, Fields, Query, Reply, format_date, new_dialect_app, parse_body
+from gateway.api.http import ApiError, Reply, format_date, new_dialect_app
+from gateway.api.parsing import Fields, Query, parse_body
 from gateway.errors import ValidationError
 from gateway.service import (
     Account,
@@ -89,7 +92,8 @@ def error_json(error: ErrorInfo) -> dict[str, Any]:
 def send_response(bulk_id: str | None, accepted: list[Accepted]) -> dict[str, Any]:
     out: dict[str, Any] = {"bulkId": bulk_id} if bulk_id else {}
     out["messages"] = [
-        {"to": m.to, "status": status_json(m.status), "smsCount": m.sms_count, "messageId": m.message_id}
+        {"to": m.to, "status": status_json(m.status), "smsCount": m.sms_count,
+         "messageId": m.message_id}
         for batch in accepted
         for m in batch.messages
     ]
@@ -152,11 +156,12 @@ def _destinations(f: Fields, advanced: bool) -> tuple[Destination, ...]:
     if advanced:
         dests = []
         for d in f.objects("destinations"):
-            to = d.string("to", required=True)
-            dests.append(Destination(_check_number(to, d.name("to")), d.string("messageId")))  # type: ignore[arg-type]
+            to = d.string("to", required=True) or ""
+            dests.append(Destination(_check_number(to, d.name("to")), d.string("messageId")))
         return tuple(dests)
     numbers = f.strings("to", required=True)
-    return tuple(Destination(_check_number(n, f"{f.name('to')}[{i}]")) for i, n in enumerate(numbers))
+    return tuple(Destination(_check_number(n, f"{f.name('to')}[{i}]"))
+                 for i, n in enumerate(numbers))
 
 
 def _check_number(number: str, name: str) -> str:
@@ -191,8 +196,8 @@ def _binary(f: Fields) -> tuple[bytes, int, bytes | None]:
     if esm_class & UDH_PRESENT:
         length = data[0]
         if length + 1 > len(data):
-            raise ApiError(400, f"{b.name('hex')}: esmClass says a UDH is present, but its length octet "
-                                f"({length}) overruns the {len(data)} octets")
+            raise ApiError(400, f"{b.name('hex')}: esmClass says a UDH is present, but its "
+                                f"length octet ({length}) overruns the {len(data)} octets")
         udh, data = data[1:length + 1], data[length + 1:]
     return data, (data_coding if data_coding is not None else 0), udh
 
@@ -231,7 +236,8 @@ def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
     if not (multi or advanced):
         return [parse_message(root, binary=binary)], None
     _refuse_unsupported(root)
-    messages = [parse_message(m, binary=binary, advanced=advanced) for m in root.objects("messages")]
+    messages = [parse_message(m, binary=binary, advanced=advanced)
+                for m in root.objects("messages")]
     return messages, (root.string("bulkId") if advanced else None)
 
 
@@ -244,7 +250,8 @@ class InfobipRoutes:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    def _send(self, account: Account, *, multi: bool, binary: bool = False, advanced: bool = False) -> Reply:
+    def _send(self, account: Account, *, multi: bool, binary: bool = False,
+              advanced: bool = False) -> Reply:
         body, xml = parse_body(bottle.request.environ)
         requests, bulk_id = parse_send(body, xml, multi=multi, binary=binary, advanced=advanced)
         if multi or advanced:
@@ -281,16 +288,16 @@ class InfobipRoutes:
 
     def reports(self, account: Account) -> Reply:
         q = Query(bottle.request)
-        rows = self.gateway.reports(account, bulk_id=q.text("bulkId"), message_id=q.text("messageId"),
-                                    limit=q.integer("limit"))
+        rows = self.gateway.reports(account, bulk_id=q.text("bulkId"),
+                                    message_id=q.text("messageId"), limit=q.integer("limit"))
         return Reply({"results": [report_json(m) for m in rows]}, "SMSReportResponse")
 
     def logs(self, account: Account) -> Reply:
         q = Query(bottle.request)
         for unsupported in ("mcc", "mnc"):
             if q.text(unsupported):
-                raise ApiError(400, f"{unsupported}: filtering by network is not supported (a SIM gateway "
-                                    f"does not learn the destination's network)")
+                raise ApiError(400, f"{unsupported}: filtering by network is not supported "
+                                    "(a SIM gateway does not learn the destination's network)")
         query = LogQuery(
             sender=q.text("from"),
             to=q.text("to"),
@@ -301,7 +308,8 @@ class InfobipRoutes:
             sent_until=q.date("sentUntil"),
             limit=q.integer("limit") or 50,
         )
-        return Reply({"results": [log_json(m) for m in self.gateway.logs(account, query)]}, "SMSLogsResponse")
+        rows = self.gateway.logs(account, query)
+        return Reply({"results": [log_json(m) for m in rows]}, "SMSLogsResponse")
 
     def inbox_reports(self, account: Account) -> Reply:
         q = Query(bottle.request)
