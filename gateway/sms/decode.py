@@ -37,6 +37,19 @@ class UserData:
     shift: int
 
 
+@dataclass(frozen=True)
+class WireUserData:
+    """TP-DCS, TP-UDL and TP-UD as read off the wire, and what they decode to."""
+
+    dcs: int
+    encoding: str
+    message_class: int | None
+    udl: int
+    udhi: bool
+    raw: bytes
+    decoded: UserData
+
+
 def _hex_to_bytes(pdu: str | bytes) -> bytes:
     if isinstance(pdu, (bytes, bytearray, memoryview)):
         return bytes(pdu)
@@ -54,8 +67,6 @@ def _hex_to_bytes(pdu: str | bytes) -> bytes:
 def decode_user_data(raw: bytes, udl: int, udhi: bool, encoding: str) -> UserData:
     """Split UDH from body and decode the body in the alphabet the DCS and UDH name."""
     udh_raw = b""
-    if udhi and udl == 0:
-        udhi = False  # seen in the wild (Gammu at-sms 20): an empty message, not an error
     if udhi:
         udh_raw = raw[1:1 + raw[0]]
         if len(udh_raw) < raw[0]:
@@ -114,9 +125,14 @@ def reassemble_text(parts: Sequence[Deliver | Submit]) -> str:
     return body.decode("utf-16-be", errors="replace")
 
 
-def _user_data_octets(reader: Reader, udl: int, encoding: str) -> bytes:
-    count = (udl * 7 + 7) // 8 if encoding == "gsm7" else udl
-    return reader.take(count, "user data")
+def _read_user_data(reader: Reader, first: int, dcs: int) -> WireUserData:
+    """TP-UDL and TP-UD (the reader stands at TP-UDL), decoded per ``dcs`` and TP-UDHI."""
+    udl = reader.octet("TP-UDL")
+    encoding, message_class = dcs_info(dcs)
+    raw = reader.take((udl * 7 + 7) // 8 if encoding == "gsm7" else udl, "user data")
+    udhi = bool(first & 0x40) and udl > 0  # UDHI with no user data (seen in the wild): none
+    return WireUserData(dcs, encoding, message_class, udl, udhi, raw,
+                        decode_user_data(raw, udl, udhi, encoding))
 
 
 def _decode_deliver(reader: Reader, first: int, smsc: Address | None) -> Deliver:
@@ -124,17 +140,14 @@ def _decode_deliver(reader: Reader, first: int, smsc: Address | None) -> Deliver
     pid = reader.octet("TP-PID")
     dcs = reader.octet("TP-DCS")
     timestamp = decode_timestamp(reader.take(7, "TP-SCTS"))
-    udl = reader.octet("TP-UDL")
-    encoding, message_class = dcs_info(dcs)
-    raw = _user_data_octets(reader, udl, encoding)
-    udhi = bool(first & 0x40)
-    ud = decode_user_data(raw, udl, udhi, encoding)
+    wire = _read_user_data(reader, first, dcs)
+    ud = wire.decoded
     return Deliver(
-        smsc=smsc, sender=sender, timestamp=timestamp, pid=pid, dcs=dcs, encoding=encoding,
-        text=ud.text, data=ud.data, concat=ud.concat, message_class=message_class, udh=ud.udh,
-        ports=ud.ports, language_lock=ud.lock, language_shift=ud.shift,
+        smsc=smsc, sender=sender, timestamp=timestamp, pid=pid, dcs=dcs, encoding=wire.encoding,
+        text=ud.text, data=ud.data, concat=ud.concat, message_class=wire.message_class,
+        udh=ud.udh, ports=ud.ports, language_lock=ud.lock, language_shift=ud.shift,
         more_messages=not first & 0x04, status_report_indication=bool(first & 0x20),
-        reply_path=bool(first & 0x80), user_data=raw, udl=udl, udhi=udhi)
+        reply_path=bool(first & 0x80), user_data=wire.raw, udl=wire.udl, udhi=wire.udhi)
 
 
 def _decode_validity(reader: Reader, vpf: int) -> timedelta | datetime | None:
@@ -153,18 +166,15 @@ def _decode_submit(reader: Reader, first: int, smsc: Address | None) -> Submit:
     pid = reader.octet("TP-PID")
     dcs = reader.octet("TP-DCS")
     validity = _decode_validity(reader, (first >> 3) & 0x03)
-    udl = reader.octet("TP-UDL")
-    encoding, message_class = dcs_info(dcs)
-    raw = _user_data_octets(reader, udl, encoding)
-    udhi = bool(first & 0x40)
-    ud = decode_user_data(raw, udl, udhi, encoding)
+    wire = _read_user_data(reader, first, dcs)
+    ud = wire.decoded
     return Submit(
         smsc=smsc, reference=reference, destination=destination, pid=pid, dcs=dcs,
-        encoding=encoding, text=ud.text, data=ud.data, concat=ud.concat,
+        encoding=wire.encoding, text=ud.text, data=ud.data, concat=ud.concat,
         status_report_requested=bool(first & 0x20), reject_duplicates=bool(first & 0x04),
-        validity=validity, message_class=message_class, user_data=raw, udl=udl, udhi=udhi,
-        udh=ud.udh, ports=ud.ports, language_lock=ud.lock, language_shift=ud.shift,
-        reply_path=bool(first & 0x80))
+        validity=validity, message_class=wire.message_class, user_data=wire.raw, udl=wire.udl,
+        udhi=wire.udhi, udh=ud.udh, ports=ud.ports, language_lock=ud.lock,
+        language_shift=ud.shift, reply_path=bool(first & 0x80))
 
 
 def _decode_status_report(reader: Reader, first: int, smsc: Address | None) -> StatusReport:
