@@ -141,6 +141,8 @@ class EmulatedModem:
         self._prompt: tuple[str, int, int] | None = None
         self._pdu = bytearray()
         self.busy = False
+        self.lines_received = 0
+        """Command lines taken so far: tests wait on it instead of sleeping."""
         self._queued = bytearray()
         self._tx_free_at = 0.0
         self._closed = False
@@ -488,6 +490,7 @@ class EmulatedModem:
             return   # not a command line: real modems ignore it
         self._last_line = raw
         self.busy = True
+        self.lines_received += 1
         self.notify()
         try:
             commands = parse_line(body)
