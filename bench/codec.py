@@ -11,7 +11,8 @@ from collections.abc import Callable
 from gateway.sms import SubmitOptions, decode_pdu, encode_text
 
 _GSM_TEXT = ("Your parcel 4711 is on its way and arrives tomorrow between 10:00 and 12:00. "
-             "Reply STOP to opt out. Questions? Call +41 44 123 45 67 or write to help@example.org. "
+             "Reply STOP to opt out. Questions? Call +41 44 123 45 67 or write to help@example.org."
+             " "
              "Thank you for shopping with us - see you soon! [ref: {A1-B2}] Price: 12.50 EUR / €. "
              "Have a nice day and enjoy your purchase, " * 2)[:300]
 _UCS2_TEXT = ("Ваша посылка 4711 в пути и прибудет завтра с 10:00 до 12:00. Ответьте STOP, чтобы "

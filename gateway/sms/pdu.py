@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.errors import EncodingError, MessageTooLongError
+from gateway.errors import EncodingError, MessageTooLongError, PduError
 from gateway.sms.fields import (
     build_udh, concat_ie, dcs_info, encode_address, encode_smsc, encode_timestamp,
     header_septets, pack_septets, parse_address, relative_validity,
@@ -22,7 +22,8 @@ from gateway.sms.text import SubmitOptions, TextPlan, capacity, plan_text, valid
 log = logging.getLogger(__name__)
 
 MTI_DELIVER, MTI_SUBMIT, MTI_STATUS_REPORT = 0x00, 0x01, 0x02
-_RD, _VPF_RELATIVE, _VPF_ABSOLUTE, _SRR, _UDHI, _MMS, _SRI = 0x04, 0x10, 0x18, 0x20, 0x40, 0x04, 0x20
+_RD, _VPF_RELATIVE, _VPF_ABSOLUTE, _SRR, _UDHI = 0x04, 0x10, 0x18, 0x20, 0x40
+_MMS, _SRI = 0x04, 0x20  # DELIVER / STATUS-REPORT: TP-MMS "no more messages", TP-SRI
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,13 @@ class EncodedPart:
 
 def tpdu_length(pdu_hex: str) -> int:
     """AT+CMGS length of a full PDU: its octets minus the SMSC length octet and SMSC field."""
-    return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+    try:
+        length = len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+    except ValueError:
+        raise PduError(f"not a PDU: {pdu_hex[:20]!r}") from None
+    if length < 0:
+        raise PduError("PDU shorter than its SMSC field")
+    return length
 
 
 def _as_address(value: str | Address) -> Address:

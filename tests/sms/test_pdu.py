@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import EncodingError, MessageTooLongError
+from gateway.errors import EncodingError, MessageTooLongError, PduError
 from gateway.sms import (
     Address, Concat, Deliver, EncodedPart, StatusReport, Submit, SubmitOptions, decode_pdu,
     encode_binary, encode_deliver, encode_deliver_binary, encode_deliver_text, encode_planned,
@@ -128,6 +128,9 @@ def test_alphanumeric_destination_rejected() -> None:
 def test_tpdu_length() -> None:
     assert tpdu_length("0001000B917228001011F100000CC8329BFD065DDF72363904") == 24
     assert tpdu_length("07914346466554F601000B914316565811F9000806304253F68449") == 19
+    for bad in ("", "ZZ01", "0791"):
+        with pytest.raises(PduError):
+            tpdu_length(bad)
 
 
 def test_deliver_roundtrip() -> None:

@@ -127,7 +127,8 @@ def test_binary_roundtrip(data: bytes, ref16: bool) -> None:
 def _seed_pdus() -> list[bytes]:
     opts = SubmitOptions(validity_minutes=60, language_code="TR", single_shift=True)
     seeds = [p.pdu for p in encode_text("+41790000000", "İyi günler € " * 20, opts)]
-    seeds += [p.pdu for p in encode_binary("12345", bytes(range(40)), udh=b"\x05\x04\x0b\x84\x23\xf0")]
+    wap_push = b"\x05\x04\x0b\x84\x23\xf0"
+    seeds += [p.pdu for p in encode_binary("12345", bytes(range(40)), udh=wap_push)]
     seeds += ["07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37",
               "0006230E9126983575169498610103409544C26101034095448200",
               "0791447758100650040DD0F334FC1CA6970100008080312170224008D4F29CDE0EA7D9"]
