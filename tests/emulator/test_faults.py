@@ -1,0 +1,165 @@
+"""The fault plan: every kind, from tests and through FaultPlan.apply (the CLI path)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from gateway.clock import ManualClock
+from gateway.emulator import EmulatedModem, Timing
+from gateway.sms import SubmitOptions, encode_text
+
+from .conftest import Term
+
+RESULT = re.compile(rb"\r\n(OK|ERROR|\+CMS ERROR: \d+)\r\n")
+
+
+def start_send(term: Term, text: str = "x") -> None:
+    (part,) = encode_text("+15550100", text, SubmitOptions(status_report=False))
+    assert term.at(f"AT+CMGS={part.tpdu_length}") == b"\r\n> "
+    term.write(part.pdu + "\x1a")
+
+
+@pytest.mark.parametrize("code", [38, 42, 50, 96, 111, 304, 330, 331, 332, 500])
+def test_cms_errors_on_the_next_sends(sim800: Term, code: int) -> None:
+    sim800.modem.faults.cms_errors(code, count=2)
+    for _ in range(2):
+        start_send(sim800)
+        assert sim800.read_until(RESULT) == f"\r\n+CMS ERROR: {code}\r\n".encode()
+    start_send(sim800)
+    assert sim800.read_until(RESULT) == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
+    assert len(sim800.modem.sent) == 1
+
+
+def test_in_doubt_reaches_network_without_answer(sim800: Term) -> None:
+    sim800.modem.faults.in_doubt()
+    start_send(sim800, "maybe")
+    assert sim800.modem.wait_until(lambda: sim800.modem.sent, 3)
+    assert sim800.quiet() == b""
+    assert sim800.at("AT") == b"\r\nOK\r\n"          # the modem itself is fine afterwards
+    start_send(sim800)
+    assert sim800.read_until(RESULT) == b"\r\n+CMGS: 1\r\n\r\nOK\r\n"
+
+
+def test_no_answer_for_a_while(make_modem: Callable[..., EmulatedModem],
+                               make_term: Callable[..., Term]) -> None:
+    clock = ManualClock()
+    term = make_term(make_modem(clock=clock))
+    term.modem.faults.no_answer(30.0)
+    term.write("AT\r")
+    assert term.quiet() == b""
+    clock.advance(30.0)
+    assert term.at("AT") == b"\r\nOK\r\n"
+
+
+def test_garbage_bytes(sim800: Term) -> None:
+    sim800.modem.faults.garbage(b"\xff\x00\xfe")
+    assert sim800.read_until(b"\xfe") == b"\xff\x00\xfe"
+
+
+def test_reset_repeats_banners_and_loses_settings(make_modem: Callable[..., EmulatedModem],
+                                                  make_term: Callable[..., Term]) -> None:
+    term = make_term(make_modem("sim7600"))
+    term.at("AT+CNMI=2,2,0,1,0")
+    term.modem.faults.reset()
+    assert term.read_until(b"PB DONE\r\n") == (b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n"
+                                               b"\r\nPB DONE\r\n")
+    assert term.at("AT+CNMI?") == b"AT+CNMI?\r\r\n+CNMI: 2,1,0,0,0\r\n\r\nOK\r\n"
+
+
+def test_deregister_and_register(sim800: Term) -> None:
+    sim800.at("AT+CREG=1")
+    sim800.modem.faults.deregister()
+    assert sim800.read_until(b"+CREG: 0\r\n") == b"\r\n+CREG: 0\r\n"
+    assert sim800.at("AT+CSQ") == b"\r\n+CSQ: 99,99\r\n\r\nOK\r\n"
+    start_send(sim800)
+    assert sim800.read_until(RESULT) == b"\r\n+CMS ERROR: 331\r\n"
+    sim800.modem.faults.register()
+    assert sim800.read_until(b"+CREG: 1\r\n") == b"\r\n+CREG: 1\r\n"
+
+
+def test_remove_and_insert_sim(sim800: Term) -> None:
+    sim800.modem.faults.remove_sim()
+    assert sim800.read_until(b"INSERTED\r\n") == b"\r\n+CPIN: NOT INSERTED\r\n"
+    assert sim800.at("AT+CMGF=0") == b"\r\n+CMS ERROR: 310\r\n"
+    assert sim800.at("AT+CCID") == b"\r\nERROR\r\n"
+    sim800.modem.faults.insert_sim()
+    assert sim800.read_until(b"SMS Ready\r\n") == (b"\r\n+CPIN: READY\r\n\r\nCall Ready\r\n"
+                                                   b"\r\nSMS Ready\r\n")
+    assert sim800.at("AT+CMGF=0") == b"\r\nOK\r\n"
+
+
+def test_under_voltage_powers_down_until_pwrkey(sim800: Term) -> None:
+    sim800.modem.faults.under_voltage()
+    assert sim800.read_until(b"POWER DOWN\r\n") == (b"\r\nUNDER-VOLTAGE WARNNING\r\n"
+                                                    b"\r\nUNDER-VOLTAGE POWER DOWN\r\n")
+    assert sim800.modem.power_state == "off"
+    sim800.write("AT\r")
+    assert sim800.quiet() == b""
+    sim800.modem.pwrkey(True)
+    sim800.modem.pwrkey(False)
+    assert sim800.at("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_hang_until_power_cycle(sim800: Term) -> None:
+    modem = sim800.modem
+    modem.faults.hang()
+    sim800.write("AT\r")
+    assert sim800.quiet() == b""
+    modem.pwrkey(True)
+    modem.pwrkey(False)          # the press switches the hung modem off ...
+    assert modem.power_state == "off"
+    modem.pwrkey(True)
+    modem.pwrkey(False)          # ... and the next one on again
+    assert sim800.at("AT").endswith(b"AT\r\r\nOK\r\n")
+
+
+def test_power_off_is_silent(sim800: Term) -> None:
+    sim800.modem.faults.power_off()
+    assert sim800.modem.power_state == "off"
+    sim800.write("AT\r")
+    assert sim800.quiet() == b""
+
+
+def test_urc_mid_command_and_at_prompt(make_modem: Callable[..., EmulatedModem],
+                                       make_term: Callable[..., Term]) -> None:
+    clock = ManualClock()
+    modem = make_modem(clock=clock, timing=Timing.fast().replace(command_latency=1.0))
+    term = make_term(modem, sync=False)
+    term.write("AT+CSQ\r")
+    term.read_until(b"AT+CSQ\r")
+    modem.faults.urc("RING")
+    clock.advance(1.0)
+    assert term.read_until(b"OK\r\n") == b"\r\nRING\r\n\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
+    (part,) = encode_text("+15550100", "x", SubmitOptions(status_report=False))
+    term.write(f"AT+CMGS={part.tpdu_length}\r")
+    term.read_until(f"AT+CMGS={part.tpdu_length}\r".encode())
+    clock.advance(1.0)
+    term.read_until(b"> ")
+    modem.faults.urc('+CMTI: "SM",3')
+    assert term.read_until(b'"SM",3\r\n') == b'\r\n+CMTI: "SM",3\r\n'
+
+
+@pytest.mark.parametrize(("kind", "args", "check"), [
+    ("cms_errors", ["42", "3"], lambda m: m.faults._cms == [42, 42, 42]),
+    ("in_doubt", ["2"], lambda m: m.faults._in_doubt == 2),
+    ("deregister", [], lambda m: not m.registered()),
+    ("power_off", [], lambda m: m.power_state == "off"),
+    ("hang", [], lambda m: m.hung),
+    ("remove_sim", [], lambda m: not m.sim_present),
+    ("no_answer", ["5"], lambda m: m.silent_until > 0),
+])
+def test_apply_from_strings(make_modem: Callable[..., EmulatedModem], kind: str, args: list[str],
+                            check: Callable[[EmulatedModem], bool]) -> None:
+    modem = make_modem()
+    modem.faults.apply(kind, args)
+    assert check(modem)
+
+
+@pytest.mark.parametrize(("kind", "args"), [("explode", []), ("urc", []), ("reset", ["1"]),
+                                            ("cms_errors", ["x"])])
+def test_apply_rejects_bad_requests(make_modem: Callable[..., EmulatedModem], kind: str,
+                                    args: list[str]) -> None:
+    with pytest.raises(ValueError):
+        make_modem().faults.apply(kind, args)
