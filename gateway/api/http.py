@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json; charset=utf-8"
 XML_TYPE = "application/xml; charset=utf-8"
+# Characters XML 1.0 cannot carry (an inbound SMS may hold any of them): shown as U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 
 class ApiError(GatewayError):
     """An HTTP-level refusal with the status to answer and a reason a client can act on."""
@@ -90,7 +93,7 @@ def _xml_element(parent: ElementTree.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     else:
-        node.text = str(value)
+        node.text = _NOT_XML.sub("\ufffd", str(value))
 
 
 def render_xml(root: str, payload: Mapping[str, Any]) -> bytes:

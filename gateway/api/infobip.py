@@ -55,6 +55,7 @@ SERVICE_EXCEPTIONS: dict[int, str] = {
 UNSUPPORTED = ("notifyUrl", "notifyContentType", "callbackData", "sendAt")
 MAX_VALIDITY_MINUTES = 48 * 60  # the spec: "longer than 48h ... automatically set to 48h"
 UDH_PRESENT = 0x40  # esmClass bit: the payload starts with a user data header
+MAX_ID_LENGTH = 100  # client-chosen messageId / bulkId
 
 
 def render_error(status: int, text: str) -> Reply:
@@ -157,7 +158,7 @@ def _destinations(f: Fields, advanced: bool) -> tuple[Destination, ...]:
         dests = []
         for d in f.objects("destinations"):
             to = d.string("to", required=True) or ""
-            dests.append(Destination(_check_number(to, d.name("to")), d.string("messageId")))
+            dests.append(Destination(_check_number(to, d.name("to")), d.string("messageId", max_length=MAX_ID_LENGTH)))
         return tuple(dests)
     numbers = f.strings("to", required=True)
     return tuple(Destination(_check_number(n, f"{f.name('to')}[{i}]"))
@@ -222,7 +223,7 @@ def parse_message(f: Fields, *, binary: bool = False, advanced: bool = False) ->
         udh=udh,
         flash=bool(f.boolean("flash")),
         validity_minutes=_validity_minutes(f),
-        transliteration=(f.string("transliteration") or None),
+        transliteration=(f.string("transliteration") or "").upper() or None,
         language_code=language_code.upper() if language_code else None,
         single_shift=language.boolean("singleShift"),
         locking_shift=language.boolean("lockingShift"),
@@ -238,7 +239,7 @@ def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
     _refuse_unsupported(root)
     messages = [parse_message(m, binary=binary, advanced=advanced)
                 for m in root.objects("messages")]
-    return messages, (root.string("bulkId") if advanced else None)
+    return messages, (root.string("bulkId", max_length=MAX_ID_LENGTH) if advanced else None)
 
 
 # --- routes ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from gateway.api.http import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
 
+
 def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing more than ``limit`` bytes before reading them."""
     raw_length = environ.get("CONTENT_LENGTH") or ""
@@ -49,7 +50,7 @@ def _reject_constant(name: str) -> Any:
 def _xml_to_value(element: ElementTree.Element) -> Any:
     children = list(element)
     if not children:
-        return (element.text or "").strip()
+        return element.text or ""  # verbatim: a message text may start or end with spaces
     if all(child.tag == element.tag for child in children):  # <to><to>a</to><to>b</to></to>
         return [_xml_to_value(child) for child in children]
     result: dict[str, Any] = {}
@@ -91,7 +92,10 @@ def parse_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> tuple
         root = ElementTree.fromstring(raw)
     except ElementTree.ParseError as exc:
         raise ApiError(400, f"malformed XML: {exc}") from None
-    value = _xml_to_value(root)
+    try:
+        value = _xml_to_value(root)
+    except RecursionError:
+        raise ApiError(400, "the XML body is nested too deeply") from None
     return (value if isinstance(value, dict) else {}), True
 
 
@@ -116,7 +120,7 @@ class Fields:
     def present(self, key: str) -> bool:
         return self.data.get(key) not in (None, "") if self.xml else self.data.get(key) is not None
 
-    def string(self, key: str, *, required: bool = False) -> str | None:
+    def string(self, key: str, *, required: bool = False, max_length: int | None = None) -> str | None:
         value = self.data.get(key)
         if value is None or (self.xml and value == "" and not required):
             if required:
@@ -124,6 +128,8 @@ class Fields:
             return None
         if not isinstance(value, str):
             raise ApiError(400, f"{self.name(key)}: must be a string, not {_short(value)}")
+        if max_length is not None and len(value) > max_length:
+            raise ApiError(400, f"{self.name(key)}: at most {max_length} characters")
         check_unicode(value, self.name(key))
         return value
 
@@ -145,7 +151,7 @@ class Fields:
     def boolean(self, key: str) -> bool | None:
         value = self.data.get(key)
         if self.xml and isinstance(value, str):
-            value = {"true": True, "false": False, "": None}.get(value.lower(), value)
+            value = {"true": True, "false": False, "": None}.get(value.strip().lower(), value)
         if value is None or isinstance(value, bool):
             return value
         raise ApiError(400, f"{self.name(key)}: must be true or false, not {_short(value)}")
@@ -153,9 +159,9 @@ class Fields:
     def integer(self, key: str, *, low: int | None = None, high: int | None = None) -> int | None:
         value = self.data.get(key)
         if self.xml and isinstance(value, str):
-            if value == "":
+            if value.strip() == "":
                 value = None
-            elif re.fullmatch(r"-?\d{1,18}", value):
+            elif re.fullmatch(r"\s*-?\d{1,18}\s*", value):
                 value = int(value)
         if value is None:
             return None

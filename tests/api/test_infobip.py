@@ -339,6 +339,12 @@ def test_binary_refusals(client: Client, payload: Any, fragment: str) -> None:
     (ADVANCED, {"messages": [{"destinations": [{}], "text": "x"}]}, "messages[0].destinations[0].to: required"),
     (ADVANCED, {"messages": [{"destinations": "41793026727", "text": "x"}]}, "destinations: must be an array"),
     (ADVANCED, {"bulkId": 7, "messages": [{"destinations": [{"to": "41793026727"}], "text": "x"}]}, "bulkId"),
+    (ADVANCED, {"bulkId": "b" * 101, "messages": [{"destinations": [{"to": "41793026727"}], "text": "x"}]},
+     "bulkId: at most 100"),
+    (ADVANCED, {"messages": [{"destinations": [{"to": "41793026727", "messageId": "m" * 101}], "text": "x"}]},
+     "messages[0].destinations[0].messageId: at most 100"),
+    (ADVANCED, {"messages": [{"destinations": [{"to": "41793026727"}], "text": "x", "transliteration": "KLINGON"}]},
+     "KLINGON"),
 ])
 def test_multi_and_advanced_refusals(client: Client, path: str, payload: Any, fragment: str) -> None:
     assert_error(client.post(path, payload), 400, "BAD_REQUEST", fragment)
@@ -715,6 +721,7 @@ def test_xml_reports_logs_and_errors(client: Client, store: Store, clock: Manual
     (b'<!DOCTYPE r [<!ENTITY a "aaaa">]><request><text>&a;</text></request>', "DOCTYPE"),
     (b"<request><to><to>41793026727</to></to><flash>maybe</flash><text>x</text></request>", "flash"),
     (b"<request><to><to>41793026727</to></to></request>", "text: required"),
+    (b"<a>" * 100_000 + b"</a>" * 100_000, "nested too deeply"),
 ])
 def test_xml_refusals(client: Client, body: bytes, fragment: str) -> None:
     r = client.request("POST", SINGLE, body=body, content_type="application/xml")
@@ -726,3 +733,18 @@ def test_json_accept_wins_ties_and_unknown_accept_gets_json(client: Client) -> N
     r = client.get(LOGS, headers={"Accept": "application/json;q=0.5, application/xml"})
     assert r.headers["Content-Type"].startswith("application/xml")
     json.loads(client.get(LOGS, headers={"Accept": "*/*"}).body)
+
+
+def test_xml_keeps_message_text_verbatim(client: Client) -> None:
+    body = b"<request><to><to>41793026727</to></to><text>  two spaces </text><flash> true </flash></request>"
+    r = client.request("POST", SINGLE, body=body, content_type="application/xml")
+    assert r.status == 200, r.body
+    assert client.get(LOGS).json["results"][0]["text"] == "  two spaces "
+
+
+def test_xml_answers_replace_characters_xml_cannot_carry(client: Client, store: Store,
+                                                         clock: ManualClock) -> None:
+    _inbound(store, clock, "in-ctl", "a\x01b", None)
+    r = client.get(INBOX_LOGS, headers=XML_HEADERS)
+    assert r.xml.findtext("results/results/text") == "a\ufffdb"
+    assert client.get(INBOX_LOGS).json["results"][0]["text"] == "a\x01b"  # JSON carries it as is
