@@ -307,10 +307,10 @@ class AtChannel:
         with self._state_lock:
             self._abort_locked(reason)
 
-    def _abort_locked(self, reason: str) -> None:
+    def _abort_locked(self, reason: str, line: str = "") -> None:
         pending = self._pending
         if pending is not None and not pending.done.is_set():
-            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}")
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line)
             pending.done.set()
 
     def _install(self, command: str, expect: Sequence[str], raw: bool,
@@ -420,7 +420,7 @@ class AtChannel:
             self._urc_header = line
             return
         if line.upper() in _ABORTING:
-            self._abort_locked(line)
+            self._abort_locked(line, line)
         self._emit(Urc(kind, line))
 
     def _take_for_pending(self, pending: _Pending, line: str) -> bool:

@@ -163,7 +163,9 @@ class Modem:
         except SendInDoubtError as exc:
             self.tracker.count(in_doubt=1)
             self.emit(EventKind.IN_DOUBT, str(exc))
-            self._supervisor.post("timeout", str(exc))
+            if not isinstance(exc.__cause__, ModemRebootedError):  # a reboot has its own URC
+                self.tracker.count(timeouts=1)
+                self._supervisor.post("timeout", str(exc))
             raise
         except AtTimeoutError as exc:
             self.tracker.count(timeouts=1)

@@ -37,6 +37,10 @@ class CmsInfo:
 class ModemRebootedError(ModemUnavailableError):
     """The modem restarted (or powered down) while a command was waiting for its answer."""
 
+    def __init__(self, message: str, line: str = "") -> None:
+        super().__init__(message)
+        self.line = line  # the URC that ended the command ("RDY", "NORMAL POWER DOWN"...)
+
 
 class ReplyFormatError(ModemError, ValueError):
     """A modem reply did not have the shape its command promises."""

@@ -37,10 +37,18 @@ class LadderExhausted(Exception):
     """Every recovery step failed; the supervisor waits and starts over."""
 
 
+class PoweredDown(Exception):
+    """The modem announced a power-down (under-voltage...) in the middle of a step."""
+
+
+def _is_power_down(exc: ModemRebootedError) -> bool:
+    return "DOWN" in exc.line or "OFF" in exc.line
+
+
 class Supervisor:
     def __init__(self, modem: Modem) -> None:
         self.m = modem
-        self._work: deque[tuple[str, Any]] = deque()
+        self._work: deque[tuple[str, Any, float]] = deque()
         self._work_lock = threading.Lock()
         self._wake = threading.Event()
         self.boot_seen = threading.Event()    # set by the URC thread on every boot banner
@@ -57,7 +65,7 @@ class Supervisor:
         if kind == "boot":
             self.boot_seen.set()
         with self._work_lock:
-            self._work.append((kind, payload))
+            self._work.append((kind, payload, self.m.clock.monotonic()))
         self._wake.set()
 
     def wake(self) -> None:
@@ -68,7 +76,7 @@ class Supervisor:
         if channel.echoes > self._echo_baseline:
             self.post("poll", "echo seen")
 
-    def _next_item(self, timeout: float) -> tuple[str, Any] | None:
+    def _next_item(self, timeout: float) -> tuple[str, Any, float] | None:
         with self._work_lock:
             if self._work:
                 return self._work.popleft()
@@ -97,6 +105,9 @@ class Supervisor:
                 reason = self._serve()
                 if reason is None:
                     return
+            except PoweredDown:
+                reason = "power-down"
+                continue
             except LadderExhausted as exc:
                 self._failed(str(exc))
                 reason = "retry after failure"
@@ -170,7 +181,12 @@ class Supervisor:
         try:
             self._run_init()
             return True
-        except (AtTimeoutError, ModemRebootedError, CmsError, CmeError, AtCommandError) as exc:
+        except ModemRebootedError as exc:
+            if _is_power_down(exc):
+                raise PoweredDown(exc.line) from exc
+            log.warning("modem restarted during init: %s", exc)
+            return False
+        except (AtTimeoutError, CmsError, CmeError, AtCommandError) as exc:
             log.warning("modem init failed: %s", exc)
             self.m.tracker.update(last_error=f"init failed: {exc}")
             return False
@@ -277,7 +293,8 @@ class Supervisor:
                 self.m.tracker.count(timeouts=1)
                 reason = f"command time-out: {exc}"
             except ModemRebootedError as exc:
-                reason = f"modem restarted: {exc}"
+                reason = "power-down" if _is_power_down(exc) else \
+                    self._rebooted(exc.line or str(exc))
             except ModemUnavailableError as exc:
                 reason = f"serial port: {exc}"
             except (CmsError, CmeError, AtCommandError) as exc:
@@ -287,7 +304,7 @@ class Supervisor:
                 return reason
         return None
 
-    def _handle(self, kind: str, payload: Any) -> str | None:
+    def _handle(self, kind: str, payload: Any, posted: float) -> str | None:
         state = self.m.tracker.get().state
         if kind == "read":
             if self._inbox is not None and state in (ModemState.READY, ModemState.NO_NETWORK):
@@ -300,9 +317,11 @@ class Supervisor:
                 return None  # a banner of the boot we already initialised after
             return self._rebooted(urc.line)
         if kind == "power-down":
-            return "power-down"
+            # Ignored when it already ended a command (and the modem was brought back since).
+            return "power-down" if posted >= self._init_done_at else None
         if kind == "timeout":
-            self.m.tracker.count(timeouts=1)
+            if posted < self._init_done_at:
+                return None  # the modem was re-initialised since: that time-out is history
             return f"time-out: {payload}"
         if kind == "sim":
             sim: SimState = payload

@@ -1,0 +1,198 @@
+"""The supervisor's recovery ladder, each step driven by an emulator fault (or a scripted port)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gateway.errors import ModemUnavailableError, SendInDoubtError
+from gateway.modem.driver import Modem
+from gateway.modem.health import EventKind, ModemState
+from gateway.modem.profiles import profile_for_model
+from gateway.sms.pdu import encode_text
+from gateway.sms.text import SubmitOptions
+from tests.modem.conftest import FAST, Recorder, eventually
+from tests.modem.scripted_serial import ScriptedSerial
+
+(PART,) = encode_text("+447700900123", "ladder", SubmitOptions())
+
+
+def presses(rig) -> int:
+    """How many times the PWRKEY pin went high (pressed)."""
+    states = [s.state for s in rig.factory.pin(6).states]
+    return sum(1 for before, after in zip(states, states[1:]) if after and not before)
+
+
+def steps(rig) -> list[str]:
+    return [d for d in rig.listener.details(EventKind.RECOVERY) if d.startswith("step")]
+
+
+def test_command_timeout_resyncs_and_reinitialises(make_rig):
+    rig = make_rig(pwrkey=True)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.no_answer(0.3)
+    rig.listener.wait(lambda r: any(d.startswith("step 2") for d in steps(rig)))
+    assert rig.modem.wait_ready(5)
+    assert steps(rig)[:2] == ["step 1: re-sync (ESC, AT)", "step 2: re-init"]
+    assert presses(rig) == 0                 # never touched PWRKEY for a short silence
+    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+
+
+def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
+    rig = make_rig(pwrkey=True)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.hang()
+    rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
+    rig.listener.wait(lambda r: r.details(EventKind.BOOTED) and len(r.details(EventKind.BOOTED)) >= 2,
+                      timeout=10)
+    assert rig.modem.wait_ready(5)
+    assert steps(rig) == ["step 1: re-sync (ESC, AT)", "step 3: AT+CFUN=1,1",
+                          "step 4: PWRKEY power cycle"]
+    assert presses(rig) == 2                 # off, then on
+    assert rig.modem.health().counters.recoveries >= 1
+    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+
+
+def test_without_pwrkey_the_ladder_stops_at_cfun_and_says_so(make_rig):
+    rig = make_rig(pwrkey=False)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.hang()
+    rig.listener.wait(lambda r: rig.modem.health().state is ModemState.FAILED, timeout=10)
+    assert any("no PWRKEY pin" in d and "AT+CFUN=1,1" in d
+               for d in rig.listener.details(EventKind.RECOVERY))
+    assert "step 4: PWRKEY power cycle" not in steps(rig)
+    with pytest.raises(ModemUnavailableError):
+        rig.modem.send(PART.pdu, PART.tpdu_length)
+
+
+def test_silent_power_loss_needs_one_press_only(make_rig):
+    """PWRKEY toggles: when the modem turns out to be off, the 'off' press switched it on."""
+    rig = make_rig(pwrkey=True)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.power_off()
+    rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
+    rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2, timeout=10)
+    assert presses(rig) == 1
+    assert rig.emu.power_state != "off"
+
+
+def test_powered_off_at_start_is_switched_on_after_probing(make_rig):
+    rig = make_rig("sim7600", pwrkey=True, powered=False)
+    assert rig.modem.wait_ready(5)
+    assert presses(rig) == 1
+    assert rig.listener.details(EventKind.POWERED_ON)
+
+
+def test_already_on_at_start_is_never_pulsed(make_rig):
+    rig = make_rig("sim7600", pwrkey=True, powered=True)
+    assert rig.modem.wait_ready(5)
+    assert presses(rig) == 0
+    assert rig.factory.pin(6).state is False
+
+
+def test_off_at_start_without_pwrkey_fails_with_a_reason(make_rig):
+    rig = make_rig(pwrkey=False, powered=False)
+    rig.listener.wait(lambda r: rig.modem.health().state is ModemState.FAILED)
+    assert "switch it on by hand" in (rig.modem.health().last_error or "")
+
+
+def test_spontaneous_reboot_reinitialises_and_in_flight_send_is_in_doubt(make_rig):
+    settings = FAST.__class__(**{**FAST.__dict__, "send_timeout_s": 30.0})
+    rig = make_rig("sim7600", settings=settings)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.in_doubt()                # Ctrl-Z accepted, no result...
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            rig.modem.send(PART.pdu, PART.tpdu_length)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=send)
+    worker.start()
+    assert rig.emu.wait_until(lambda: len(rig.emu.sent) == 1, 2)
+    rig.emu.faults.reset()                   # ...then a brown-out: RDY, +CPIN: READY, SMS DONE
+    worker.join(5)
+    assert not worker.is_alive()             # at once, not after the 30 s send time-out
+    assert isinstance(outcome[0], SendInDoubtError)
+    rig.listener.wait(lambda r: r.details(EventKind.REBOOTED))
+    rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
+    assert rig.modem.wait_ready(5)
+    assert rig.emu.s.cnmi == (2, 1, 0, 1, 0) and rig.emu.s.cmgf == 0
+    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+
+
+def test_silent_sim800_reset_is_noticed_by_the_returning_echo(make_rig):
+    """SIM800 on autobaud says nothing after a reset; the echo (ATE1 again) gives it away."""
+    rig = make_rig("sim800")
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.reset()
+    rig.listener.wait(lambda r: r.details(EventKind.REBOOTED))
+    rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
+    assert rig.emu.s.cnmi == (2, 1, 0, 1, 0) and rig.emu.s.echo is False
+    assert rig.modem.health().counters.reboots == 1
+
+
+def test_under_voltage_backs_off_and_powers_on_again(make_rig):
+    rig = make_rig(pwrkey=True)
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.under_voltage()
+    rig.listener.wait(lambda r: any("POWER DOWN" in d for d in r.details(EventKind.UNDER_VOLTAGE)))
+    rig.listener.wait(lambda r: any("powered-down" in d for d in r.details(EventKind.STATE)))
+    rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
+    assert any("WARNNING" in d for d in rig.listener.details(EventKind.UNDER_VOLTAGE))
+    assert presses(rig) == 1
+    assert rig.modem.wait_ready(5)
+
+
+def test_garbage_and_stray_urcs_do_not_disturb_the_session(make_rig):
+    rig = make_rig()
+    assert rig.modem.wait_ready(5)
+    rig.emu.faults.garbage(b"\xff\xfe\x00garbage\xfd\r\n")
+    rig.emu.faults.urc('+CMTI: "SM",7')      # an index that holds nothing: CMS 321, skipped
+    rig.emu.faults.urc("+CMTE: 1")
+    rig.listener.wait(lambda r: r.details(EventKind.UNDER_VOLTAGE))
+    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+    assert rig.modem.ready and rig.modem.health().counters.recoveries == 0
+
+
+def test_cfun_reset_step_brings_back_a_modem_that_answers_at_but_not_init():
+    """A scripted modem: AT works, every other command hangs until AT+CFUN=1,1 resets it."""
+    state = {"wedged": True}
+
+    def respond(chunk: str):
+        command = chunk.strip()
+        if command == "AT+CFUN=1,1":
+            state["wedged"] = False
+            return "\r\nOK\r\n\r\nRDY\r\n"
+        if command in ("AT", "\x1b") or not state["wedged"]:
+            return _healthy(command)
+        return None
+
+    port = ScriptedSerial(respond)
+    listener = Recorder()
+    profile = profile_for_model("sim800", boot_timeout_s=1.0)
+    modem = Modem("scripted://", profile, listener, settings=FAST,
+                  serial_factory=lambda url, **kw: port)
+    modem.start()
+    try:
+        assert modem.wait_ready(10), listener.events
+        assert [d for d in listener.details(EventKind.RECOVERY) if d.startswith("step")] == [
+            "step 1: re-sync (ESC, AT)", "step 2: re-init", "step 3: AT+CFUN=1,1"]
+        assert "AT+CFUN=1,1\r" in port.written
+    finally:
+        modem.stop()
+
+
+def _healthy(command: str) -> str | None:
+    answers = {
+        "\x1b": None, "AT+CPIN?": "+CPIN: READY", "AT+CSQ": "+CSQ: 15,0",
+        "AT+CREG?": "+CREG: 1,1", "AT+COPS?": '+COPS: 0,0,"TEST"', "AT+CPMS?": '+CPMS: "SM",0,30',
+        "AT+CPMS=?": '+CPMS: ("SM"),("SM"),("SM")', "AT+CNMI=?": "+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)",
+        "AT+CMGL=4": None, "AT+CGSN": "861234509000017",
+    }
+    if command == "\x1b":
+        return None
+    line = answers.get(command)
+    return (f"\r\n{line}\r\n" if line else "") + "\r\nOK\r\n"
