@@ -62,13 +62,19 @@ def decode_ussd_text(raw: str, dcs: int | None) -> str:
     if len(raw) < 4 or not _HEX.match(raw):
         return raw
     data = bytes.fromhex(raw)
+    # A string of digits is usually a number, unless it is UCS-2 Latin ("00480069" = "Hi").
+    digits = raw.isdigit() and not _ucs2_dcs(dcs)
+    latin = 2 * data[0::2].count(0) >= len(data) // 2 if not digits else \
+        len(data) % 2 == 0 and not any(data[0::2])
     if len(data) % 2 == 0:
         ucs2 = data.decode("utf-16-be", errors="replace")
-        # Without a UCS-2 DCS, accept UCS-2 only when every high byte is 0x00 or the text reads.
-        if _ucs2_dcs(dcs) or (data[0::2].count(0) >= len(data) // 4 and _readable(ucs2)):
+        # Without a UCS-2 DCS, accept UCS-2 only when most characters are Latin-1 (high byte 0).
+        if _ucs2_dcs(dcs) or (latin and _readable(ucs2)):
             # Text ends at the first NUL (some modems pad with junk); DCS 0x11 starts with a
             # one-character language indication that is not part of the message.
             text = ucs2.split("\x00")[0]
             return text[1:] if dcs == 0x11 else text
+    if digits:
+        return raw
     gsm = decode_septets(unpack_septets(data, len(data) * 8 // 7)).rstrip("\r@")
     return gsm if _readable(gsm) else raw
