@@ -10,157 +10,24 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any, Callable, Sequence
 
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
-                            ModemUnavailableError, SendInDoubtError)
-from gateway.modem.errors import ModemRebootedError, cme_code, cms_code
+from gateway.errors import (AtCommandError, AtTimeoutError, ModemUnavailableError,
+                            SendInDoubtError)
+from gateway.modem.codes import (ABORTING, PREFIX_URCS, TWO_LINE_RESPONSES, TWO_LINE_URCS,
+                                 AtResponse, Urc, UrcKind, classify_urc, final_error, is_final,
+                                 is_hex, line_prefix)
+from gateway.modem.errors import ModemRebootedError
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AtChannel", "AtResponse", "Urc", "UrcKind", "classify_urc", "CTRL_Z", "ESC"]
+
 CTRL_Z = "\x1a"
 ESC = "\x1b"
-
-
-class UrcKind(Enum):
-    NEW_SMS = "+CMTI"              # stored SMS-DELIVER: "<mem>",<index>
-    SMS = "+CMT"                   # routed SMS-DELIVER: header + PDU line
-    STATUS_REPORT = "+CDS"         # routed SMS-STATUS-REPORT: header + PDU line
-    STATUS_REPORT_STORED = "+CDSI"  # stored status report: "<mem>",<index>
-    BOOT = "boot"                  # RDY, +CFUN: 1, Call Ready, SMS Ready, SMS DONE, PB DONE
-    SIM = "+CPIN"                  # +CPIN: READY / NOT INSERTED / NOT READY / SIM PIN
-    POWER_DOWN = "power-down"      # NORMAL POWER DOWN/OFF, UNDER/OVER-VOLTAGE POWER DOWN
-    VOLTAGE_WARNING = "voltage-warning"
-    USSD = "+CUSD"
-    RING = "RING"
-    REGISTRATION = "+CREG"         # +CREG / +CEREG / +CGREG
-    OTHER = "other"
-
-
-@dataclass(frozen=True)
-class Urc:
-    kind: UrcKind
-    line: str
-    body: str | None = None
-    at: float = 0.0           # clock.monotonic() when the line was framed
-
-    @property
-    def value(self) -> str:
-        """The text after ``+XXX:`` (or the whole line for bare codes)."""
-        return line_value(self.line)
-
-
-@dataclass(frozen=True)
-class AtResponse:
-    command: str
-    lines: tuple[str, ...]
-    final: str
-
-    def values(self, prefix: str) -> list[str]:
-        """The text after ``prefix:`` on every line that has it."""
-        return [line_value(line) for line in self.lines if line_prefix(line) == prefix.upper()]
-
-    def first(self, prefix: str) -> str | None:
-        found = self.values(prefix)
-        return found[0] if found else None
-
-    def pairs(self, prefix: str) -> list[tuple[str, str]]:
-        """``(header value, body)`` for two-line entries such as ``+CMGL`` / ``+CMGR``."""
-        out: list[tuple[str, str]] = []
-        for i, line in enumerate(self.lines):
-            if line_prefix(line) == prefix.upper():
-                nxt = self.lines[i + 1] if i + 1 < len(self.lines) else ""
-                out.append((line_value(line), "" if line_prefix(nxt) else nxt))
-        return out
-
-    @property
-    def text(self) -> str:
-        """Information lines without a ``+XXX:`` prefix (CGSN, CGMR...), joined."""
-        return "\n".join(line for line in self.lines if not line_prefix(line)).strip()
-
-
-_PREFIX_RE = re.compile(r"^([+^$#*%][A-Za-z0-9_]+)(?::|$)")
-_HEX_RE = re.compile(r"^[0-9A-Fa-f]+$")
-_FINAL_PLAIN = {"OK", "ERROR", "NO CARRIER", "COMMAND NOT SUPPORT", "NO DIALTONE", "BUSY",
-                "NO ANSWER"}
-_TWO_LINE_URCS = {"+CMT", "+CDS"}
-_TWO_LINE_RESPONSES = {"+CMGR", "+CMGL"}
-_BARE_URCS: dict[str, UrcKind] = {
-    "RDY": UrcKind.BOOT, "CALL READY": UrcKind.BOOT, "SMS READY": UrcKind.BOOT,
-    "SMS DONE": UrcKind.BOOT, "PB DONE": UrcKind.BOOT,
-    "NORMAL POWER DOWN": UrcKind.POWER_DOWN, "NORMAL POWER OFF": UrcKind.POWER_DOWN,
-    "UNDER-VOLTAGE POWER DOWN": UrcKind.POWER_DOWN, "OVER-VOLTAGE POWER DOWN": UrcKind.POWER_DOWN,
-    "UNDER-VOLTAGE WARNNING": UrcKind.VOLTAGE_WARNING,
-    "UNDER-VOLTAGE WARNING": UrcKind.VOLTAGE_WARNING,
-    "OVER-VOLTAGE WARNNING": UrcKind.VOLTAGE_WARNING,
-    "OVER-VOLTAGE WARNING": UrcKind.VOLTAGE_WARNING,
-    "RING": UrcKind.RING,
-}
-_PREFIX_URCS: dict[str, UrcKind] = {
-    "+CMTI": UrcKind.NEW_SMS, "+CMT": UrcKind.SMS, "+CDS": UrcKind.STATUS_REPORT,
-    "+CDSI": UrcKind.STATUS_REPORT_STORED, "+CPIN": UrcKind.SIM, "+CUSD": UrcKind.USSD,
-    "+CREG": UrcKind.REGISTRATION, "+CEREG": UrcKind.REGISTRATION,
-    "+CGREG": UrcKind.REGISTRATION,
-}
-# Codes that end every pending command: the modem restarted or switched off.
-_ABORTING = {"RDY", "NORMAL POWER DOWN", "NORMAL POWER OFF", "UNDER-VOLTAGE POWER DOWN",
-             "OVER-VOLTAGE POWER DOWN"}
-
-
-def line_prefix(line: str) -> str:
-    """``+CSQ`` for ``+CSQ: 17,99``; empty for lines without a prefix."""
-    match = _PREFIX_RE.match(line)
-    return match.group(1).upper() if match else ""
-
-
-def line_value(line: str) -> str:
-    prefix = _PREFIX_RE.match(line)
-    return line[prefix.end():].strip() if prefix else line.strip()
-
-
-def is_hex(line: str) -> bool:
-    return bool(_HEX_RE.match(line))
-
-
-def is_final(line: str) -> bool:
-    return (line in _FINAL_PLAIN or line.startswith("+CMS ERROR:")
-            or line.startswith("+CME ERROR:"))
-
-
-def classify_urc(line: str) -> UrcKind | None:
-    """The URC kind of a line, or None when the line is not a known unsolicited code."""
-    bare = _BARE_URCS.get(line.strip().upper())
-    if bare is not None:
-        return bare
-    prefix = line_prefix(line)
-    if prefix == "+CFUN" and line_value(line) == "1":
-        return UrcKind.BOOT
-    if prefix == "+CMTE":
-        return UrcKind.POWER_DOWN if line_value(line).lstrip("-") == "2" else \
-            UrcKind.VOLTAGE_WARNING
-    if prefix:
-        return _PREFIX_URCS.get(prefix, UrcKind.OTHER)
-    return None
-
-
-def final_error(command: str, final: str) -> AtCommandError | None:
-    """The exception a final result code stands for (None for OK)."""
-    if final == "OK":
-        return None
-    if final.startswith("+CMS ERROR:"):
-        text = final.split(":", 1)[1].strip()
-        code = cms_code(text)
-        return CmsError(command, code, "" if text.isdigit() else text)
-    if final.startswith("+CME ERROR:"):
-        text = final.split(":", 1)[1].strip()
-        code = cme_code(text)
-        return CmeError(command, code, "" if text.isdigit() else text)
-    return AtCommandError(command, None, "" if final == "ERROR" else final)
 
 
 @dataclass
@@ -404,7 +271,7 @@ class AtChannel:
         pending = self._pending
         if self._urc_header is not None:
             header, self._urc_header = self._urc_header, None
-            kind = _PREFIX_URCS[line_prefix(header)]
+            kind = PREFIX_URCS[line_prefix(header)]
             if is_hex(line):
                 self._emit(Urc(kind, header, line.upper()))
                 return
@@ -416,10 +283,10 @@ class AtChannel:
         if kind is None:
             log.debug("%s: dropped stray line %r", self._name, line)
             return
-        if line_prefix(line) in _TWO_LINE_URCS:
+        if line_prefix(line) in TWO_LINE_URCS:
             self._urc_header = line
             return
-        if line.upper() in _ABORTING:
+        if line.upper() in ABORTING:
             self._abort_locked(line, line)
         self._emit(Urc(kind, line))
 
@@ -446,7 +313,7 @@ class AtChannel:
         if prefix:
             if prefix in pending.expect:
                 pending.lines.append(line)
-                pending.body_next = prefix in _TWO_LINE_RESPONSES
+                pending.body_next = prefix in TWO_LINE_RESPONSES
                 return True
             return False
         if classify_urc(line) is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -23,7 +22,7 @@ from gateway.modem.health import (EventKind, HealthTracker, ModemEvent, ModemHea
                                   Registration, SimState)
 from gateway.modem.power import PowerSwitch
 from gateway.modem.profiles import ModemProfile
-from gateway.modem.recovery import Supervisor
+from gateway.modem.supervisor import Supervisor
 from gateway.modem.replies import parse_cpin, parse_memory_index, parse_registration
 from gateway.modem.ussd import UssdError, UssdReply, parse_cusd
 

@@ -165,7 +165,7 @@ _CME_BY_TEXT.update(_VERBOSE_ALIASES)
 def error_code(text: str, verbose_table: dict[str, int]) -> int | None:
     """The number behind ``n`` or a verbose text; None when the text is not one we know."""
     stripped = text.strip()
-    if stripped.isdigit():
+    if stripped.isascii() and stripped.isdigit():
         return int(stripped)
     return verbose_table.get(_normalise(stripped))
 

@@ -1,36 +1,30 @@
-"""The supervisor thread: bring-up, health polling, stored-SMS reads and the recovery ladder.
+"""The recovery ladder, and switching the modem on.
 
-Ladder (each step only when the previous one did not bring the modem back):
+Each step runs only when the previous one did not bring the modem back:
   1. re-sync: ESC (leaves a half-entered PDU), then ``AT`` probes;
   2. re-init: the whole init dialog again (settings are lost after a reboot);
   3. ``AT+CFUN=1,1``: the modem resets itself;
   4. PWRKEY power cycle through GPIO (off pulse, settle, on pulse only if still silent).
-Without a PWRKEY pin the ladder stops after step 3, says so in an event, and starts over after
-``retry_interval_s``.  PWRKEY toggles, so it is only pulsed after ``AT`` went unanswered.
+Without a PWRKEY pin the ladder stops after step 3, says so in an event, and the supervisor
+starts over after ``retry_interval_s``.  PWRKEY toggles, so it is only pressed after ``AT`` went
+unanswered: pressing a working modem's key would switch it off.
 """
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
-                            ModemUnavailableError)
-from gateway.modem.at import AtChannel, Urc
-from gateway.modem.errors import ModemRebootedError, ReplyFormatError
-from gateway.modem.health import EventKind, ModemState, Registration, SimState
-from gateway.modem.inbox import Inbox
-from gateway.modem.replies import parse_cops, parse_csq, split_fields
-from gateway.modem.session import (SessionInfo, configure_sms, probe, query_registration,
-                                   query_sim, read_identity, unlock_sim, wait_sms_ready)
+from gateway.errors import AtCommandError, AtTimeoutError, ModemUnavailableError
+from gateway.modem.at import AtChannel
+from gateway.modem.errors import ModemRebootedError
+from gateway.modem.health import EventKind, ModemState
+from gateway.modem.session import probe
 
 if TYPE_CHECKING:
     from gateway.modem.driver import Modem
+    from gateway.modem.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
-
-_SERVING = (ModemState.READY, ModemState.NO_NETWORK, ModemState.NO_SIM)
 
 
 class LadderExhausted(Exception):
@@ -41,379 +35,63 @@ class PoweredDown(Exception):
     """The modem announced a power-down (under-voltage...) in the middle of a step."""
 
 
-def _is_power_down(exc: ModemRebootedError) -> bool:
+def is_power_down(exc: ModemRebootedError) -> bool:
     return "DOWN" in exc.line or "OFF" in exc.line
 
 
-class Supervisor:
-    def __init__(self, modem: Modem) -> None:
+class Recovery:
+    def __init__(self, modem: Modem, supervisor: Supervisor) -> None:
         self.m = modem
-        self._work: deque[tuple[str, Any, float]] = deque()
-        self._work_lock = threading.Lock()
-        self._wake = threading.Event()
-        self.boot_seen = threading.Event()    # set by the URC thread on every boot banner
-        self._init_done_at = float("inf")     # banners framed before this belong to that boot
-        self._echo_baseline = 0
-        self._pin_tried = False               # at most one PIN attempt per boot
-        self._pin_rejected = False            # never retry a PIN the SIM refused
-        self._session: SessionInfo | None = None
-        self._inbox: Inbox | None = None
+        self.s = supervisor
 
-    # --- the work queue (filled by the URC thread and by send()) ----------------------------
-
-    def post(self, kind: str, payload: Any = None) -> None:
-        if kind == "boot":
-            self.boot_seen.set()
-        with self._work_lock:
-            self._work.append((kind, payload, self.m.clock.monotonic()))
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def check_echo(self, channel: AtChannel) -> None:
-        """Echo after ATE0 means the modem restarted silently (SIM800 autobaud: no banners)."""
-        if channel.echoes > self._echo_baseline:
-            self.post("poll", "echo seen")
-
-    def _next_item(self, timeout: float) -> tuple[str, Any, float] | None:
-        with self._work_lock:
-            if self._work:
-                return self._work.popleft()
-            self._wake.clear()
-        self.m.clock.wait(self._wake, max(0.0, timeout))
-        with self._work_lock:
-            return self._work.popleft() if self._work else None
-
-    def _sleep(self, seconds: float) -> bool:
-        """Wait; True when the modem is stopping."""
-        return self.m.clock.wait(self.m.stopping, seconds)
-
-    # --- main loop ---------------------------------------------------------------------------
-
-    def run(self) -> None:
-        reason: str | None = None
-        stop = self.m.stopping
-        while not stop.is_set():
-            try:
-                if reason is None:
-                    self._bring_up()
-                elif reason == "power-down":
-                    self._after_power_down()
-                else:
-                    self._ladder(reason)
-                reason = self._serve()
-                if reason is None:
-                    return
-            except PoweredDown:
-                reason = "power-down"
-                continue
-            except LadderExhausted as exc:
-                self._failed(str(exc))
-                reason = "retry after failure"
-            except ModemUnavailableError as exc:
-                self._failed(str(exc))
-                reason = "retry after failure"
-            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any bug
-                log.exception("modem supervisor failed")
-                self._failed(f"internal error: {exc}")
-                reason = "retry after failure"
-            if stop.is_set() or self._sleep(self.m.settings.retry_interval_s
-                                            if reason.startswith("retry") else 0):
-                return
-
-    def _failed(self, why: str) -> None:
-        if self.m.stopping.is_set():
-            return
-        self.m.set_state(ModemState.FAILED, last_error=why)
-        self.m.emit(EventKind.ERROR, why)
-
-    def _channel(self) -> AtChannel:
-        channel = self.m.channel
-        if channel is None or channel.broken is not None:
-            channel = self.m.open_channel()
-        return channel
-
-    # --- bring-up ----------------------------------------------------------------------------
-
-    def _bring_up(self) -> None:
+    def bring_up(self) -> None:
         settings = self.m.settings
         self.m.set_state(ModemState.STARTING)
-        channel = self._channel()
+        channel = self.s.channel()
         if not probe(channel, settings.probe_attempts, settings.probe_timeout_s):
             if self.m.power is None:
                 raise LadderExhausted("the modem does not answer AT and no PWRKEY pin is "
                                       "configured: switch it on by hand")
             self.m.emit(EventKind.POWERED_ON, "no answer to AT: pressing PWRKEY to switch on")
             self.m.power.pulse(self.m.profile.pulse_on_s)
-            self._pin_tried = False
-            if not self._wait_boot():
-                self._ladder("no answer after the power-on pulse")
+            self.s.forget_boot()
+            if not self.wait_boot():
+                self.ladder("no answer after the power-on pulse")
                 return
-        if not self._initialise():
-            self._ladder("initialisation failed")
+        if not self.s.initialise():
+            self.ladder("initialisation failed")
 
-    def _after_power_down(self) -> None:
+    def after_power_down(self) -> None:
         self.m.set_state(ModemState.POWERED_DOWN)
         backoff = self.m.settings.under_voltage_backoff_s
         self.m.emit(EventKind.RECOVERY, f"modem powered down: waiting {backoff:g} s before "
                                         "switching it on again")
-        if not self._sleep(backoff):
-            self._bring_up()
+        if not self.s.sleep(backoff):
+            self.bring_up()
 
-    def _wait_boot(self) -> bool:
+    def wait_boot(self) -> bool:
         """Probe until the modem answers or the profile's boot time is over."""
         deadline = self.m.clock.monotonic() + self.m.profile.boot_timeout_s
         while not self.m.stopping.is_set():
             try:
-                if probe(self._channel(), 1, self.m.settings.probe_timeout_s):
+                if probe(self.s.channel(), 1, self.m.settings.probe_timeout_s):
                     return True
             except ModemUnavailableError as exc:  # a USB node not back yet
                 log.debug("port not available yet: %s", exc)
-                if self._sleep(0.2):
+                if self.s.sleep(0.2):
                     return False
             if self.m.clock.monotonic() >= deadline:
                 return False
         return False
 
-    def _initialise(self) -> bool:
-        """The init dialog, registration and a rescan; False when the modem misbehaved."""
-        try:
-            self._run_init()
-            return True
-        except ModemRebootedError as exc:
-            if _is_power_down(exc):
-                raise PoweredDown(exc.line) from exc
-            log.warning("modem restarted during init: %s", exc)
-            return False
-        except (AtTimeoutError, CmsError, CmeError, AtCommandError) as exc:
-            log.warning("modem init failed: %s", exc)
-            self.m.tracker.update(last_error=f"init failed: {exc}")
-            return False
-
-    def _run_init(self) -> None:
-        m, settings, profile = self.m, self.m.settings, self.m.profile
-        t = settings.command_timeout_s
-        m.set_state(ModemState.INITIALISING)
-        channel = self._channel()
-        for command in ("ATE0", "AT+CMEE=1"):
-            try:
-                channel.command(command, timeout=t)
-            except AtCommandError as exc:
-                log.info("%s refused: %s", command, exc)
-        deadline = m.clock.monotonic() + profile.boot_timeout_s
-        sim = self._unlock(channel, deadline)
-        identity = read_identity(channel, profile, t)
-        m.update_health(model=identity.model, revision=identity.revision, imei=identity.imei,
-                        imsi=identity.imsi, iccid=identity.iccid, sim=sim,
-                        last_seen=m.clock.now())
-        if sim is not SimState.READY:
-            self._init_done_at = m.clock.monotonic()
-            self._echo_baseline = channel.echoes
-            m.set_state(ModemState.NO_SIM, last_error=f"SIM {sim.value}")
-            return
-        if not wait_sms_ready(channel, t, deadline, m.clock, m.stopping,
-                              settings.sms_ready_poll_s):
-            raise AtTimeoutError("AT+CPMS? (waiting for SMS Ready)", profile.boot_timeout_s)
-        self._init_done_at = m.clock.monotonic()
-        session = configure_sms(channel, profile, smsc=settings.smsc, cnmi=settings.cnmi,
-                                csms=settings.csms, use_cmms=settings.use_cmms, timeout=t,
-                                report=lambda text: m.emit(EventKind.ERROR, text))
-        self._session = session
-        m.cnma_needed, m.cmms = session.cnma_needed, session.cmms
-        self._inbox = Inbox(channel, session.storage, m.hand_over, t)
-        self._echo_baseline = channel.echoes
-        m.set_state(ModemState.REGISTERING)
-        registered = self._wait_registered(channel)
-        self._poll_values(channel)
-        if registered:
-            m.set_state(ModemState.READY, last_error=None)
-            m.emit(EventKind.BOOTED, f"{identity.model} {identity.revision} ready "
-                                     f"(storage {session.storage}, CNMI {session.cnmi})")
-        else:
-            m.set_state(ModemState.NO_NETWORK, last_error="not registered after "
-                        f"{settings.registration_timeout_s:g} s")
-        self._rescan()
-
-    def _unlock(self, channel: AtChannel, deadline: float) -> SimState:
-        settings, t = self.m.settings, self.m.settings.command_timeout_s
-        while True:
-            sim = query_sim(channel, t)
-            if sim is SimState.READY:
-                return sim
-            if sim is SimState.PIN_REQUIRED and settings.pin and not self._pin_tried \
-                    and not self._pin_rejected:
-                self._pin_tried = True
-                if unlock_sim(channel, settings.pin, t):
-                    self.m.emit(EventKind.SIM, "PIN accepted")
-                    continue
-                self._pin_rejected = True
-                self.m.emit(EventKind.SIM, "the SIM rejected the configured PIN: not retried")
-                return SimState.PIN_REQUIRED
-            if sim in (SimState.NOT_READY, SimState.UNKNOWN) or (
-                    sim is SimState.PIN_REQUIRED and self._pin_tried and not self._pin_rejected):
-                if self.m.clock.monotonic() < deadline and not self._sleep(
-                        settings.sms_ready_poll_s):
-                    continue
-            return sim
-
-    def _wait_registered(self, channel: AtChannel) -> bool:
-        settings = self.m.settings
-        deadline = self.m.clock.monotonic() + settings.registration_timeout_s
-        while True:
-            registration = query_registration(channel, self.m.profile,
-                                              settings.command_timeout_s)
-            self.m.update_health(registration=registration)
-            if registration.registered:
-                return True
-            if self.m.clock.monotonic() >= deadline or self._sleep(settings.registration_poll_s):
-                return False
-
-    # --- serving -----------------------------------------------------------------------------
-
-    def _serve(self) -> str | None:
-        """Handle work and poll health until something needs recovery (returns why)."""
-        settings, clock = self.m.settings, self.m.clock
-        next_poll = clock.monotonic() + settings.health_interval_s
-        next_scan = clock.monotonic() + settings.rescan_interval_s
-        while not self.m.stopping.is_set():
-            item = self._next_item(min(next_poll, next_scan) - clock.monotonic())
-            try:
-                if item is not None:
-                    reason = self._handle(*item)
-                elif clock.monotonic() >= next_poll:
-                    next_poll = clock.monotonic() + settings.health_interval_s
-                    reason = self._poll()
-                elif clock.monotonic() >= next_scan:
-                    next_scan = clock.monotonic() + settings.rescan_interval_s
-                    reason = self._rescan()
-                else:
-                    reason = None
-            except AtTimeoutError as exc:
-                self.m.tracker.count(timeouts=1)
-                reason = f"command time-out: {exc}"
-            except ModemRebootedError as exc:
-                reason = "power-down" if _is_power_down(exc) else \
-                    self._rebooted(exc.line or str(exc))
-            except ModemUnavailableError as exc:
-                reason = f"serial port: {exc}"
-            except (CmsError, CmeError, AtCommandError) as exc:
-                self.m.tracker.update(last_error=str(exc))
-                reason = None
-            if reason:
-                return reason
-        return None
-
-    def _handle(self, kind: str, payload: Any, posted: float) -> str | None:
-        state = self.m.tracker.get().state
-        if kind == "read":
-            if self._inbox is not None and state in (ModemState.READY, ModemState.NO_NETWORK):
-                memory, index = payload
-                self._inbox.read(memory, index)
-            return None
-        if kind == "boot":
-            urc: Urc = payload
-            if urc.at < self._init_done_at:
-                return None  # a banner of the boot we already initialised after
-            return self._rebooted(urc.line)
-        if kind == "power-down":
-            # Ignored when it already ended a command (and the modem was brought back since).
-            return "power-down" if posted >= self._init_done_at else None
-        if kind == "timeout":
-            if posted < self._init_done_at:
-                return None  # the modem was re-initialised since: that time-out is history
-            return f"time-out: {payload}"
-        if kind == "sim":
-            sim: SimState = payload
-            self.m.update_health(sim=sim)
-            if sim is SimState.READY:
-                return "SIM ready again" if state is ModemState.NO_SIM else None
-            self._derive_state()
-            return None
-        if kind == "registration":
-            self.m.update_health(registration=payload)
-            self._derive_state()
-            return None
-        if kind == "poll":
-            return self._poll()
-        return None
-
-    def _rebooted(self, what: str) -> str:
-        self.m.tracker.count(reboots=1)
-        self._pin_tried = False
-        self._init_done_at = float("inf")
-        self.m.emit(EventKind.REBOOTED, what)
-        return f"modem rebooted ({what})"
-
-    def _poll(self) -> str | None:
-        channel = self._channel()
-        sim = query_sim(channel, self.m.settings.command_timeout_s)
-        self.m.update_health(sim=sim)
-        if sim is SimState.READY:
-            registration = query_registration(channel, self.m.profile,
-                                              self.m.settings.command_timeout_s)
-            self.m.update_health(registration=registration)
-            self._poll_values(channel)
-        if channel.echoes > self._echo_baseline:
-            return self._rebooted("command echo is back on: the modem lost its settings")
-        if sim is SimState.READY and self.m.tracker.get().state is ModemState.NO_SIM:
-            return "SIM ready again"
-        self._derive_state()
-        return None
-
-    def _poll_values(self, channel: AtChannel) -> None:
-        t = self.m.settings.command_timeout_s
-        changes: dict[str, Any] = {"last_seen": self.m.clock.now()}
-        try:
-            signal = parse_csq(channel.command("AT+CSQ", expect=("+CSQ",), timeout=t)
-                               .first("+CSQ") or "")
-            changes.update(rssi=signal.rssi, dbm=signal.dbm, ber=signal.ber)
-        except (ReplyFormatError, CmsError, CmeError, AtCommandError) as exc:
-            log.debug("AT+CSQ: %s", exc)
-        try:
-            changes["operator"] = parse_cops(channel.command(
-                "AT+COPS?", expect=("+COPS",), timeout=t).first("+COPS") or "")
-        except (CmsError, CmeError, AtCommandError) as exc:
-            log.debug("AT+COPS?: %s", exc)
-        self.m.update_health(**changes)
-
-    def _derive_state(self) -> None:
-        health = self.m.tracker.get()
-        if health.state not in _SERVING:
-            return
-        if health.sim not in (SimState.READY, SimState.UNKNOWN):
-            state = ModemState.NO_SIM
-        elif not health.registration.registered:
-            state = ModemState.NO_NETWORK
-        else:
-            state = ModemState.READY if self._session is not None else ModemState.NO_SIM
-        if state is not health.state:
-            self.m.set_state(state)
-
-    def _rescan(self) -> str | None:
-        if self._inbox is None or self._session is None:
-            return None
-        if self.m.tracker.get().sim is not SimState.READY:
-            return None
-        memories = [self._session.storage]
-        fields = split_fields(self._session.cnmi)
-        if len(fields) > 3 and fields[3] == "2" and "SR" in self._session.storages:
-            memories.append("SR")
-        taken = self._inbox.scan(tuple(memories))
-        if taken:
-            log.info("rescan handed over %d stored message(s)", taken)
-        return None
-
-    # --- the ladder --------------------------------------------------------------------------
-
-    def _ladder(self, reason: str) -> None:
+    def ladder(self, reason: str) -> None:
         m, settings = self.m, self.m.settings
         m.set_state(ModemState.RECOVERING, last_error=reason)
         m.tracker.count(recoveries=1)
         m.emit(EventKind.RECOVERY, f"recovering: {reason}")
         channel: AtChannel | None
         try:
-            channel = self._channel()
+            channel = self.s.channel()
         except ModemUnavailableError as exc:
             channel = None
             m.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
@@ -426,52 +104,47 @@ class Supervisor:
                 alive = False
             if alive:
                 m.emit(EventKind.RECOVERY, "step 2: re-init")
-                if self._initialise():
+                if self.s.initialise():
                     return
             m.emit(EventKind.RECOVERY, "step 3: AT+CFUN=1,1")
-            if self._soft_reset(channel) and self._initialise():
+            if self._soft_reset(channel) and self.s.initialise():
                 return
         if m.power is None:
             m.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
                                        "AT+CFUN=1,1; power-cycle the modem by hand")
             raise LadderExhausted("modem unresponsive after AT+CFUN=1,1 and no PWRKEY pin")
         m.emit(EventKind.RECOVERY, "step 4: PWRKEY power cycle")
-        if self._power_cycle() and self._initialise():
+        if self._power_cycle() and self.s.initialise():
             return
         raise LadderExhausted("modem unresponsive after a PWRKEY power cycle")
 
     def _soft_reset(self, channel: AtChannel) -> bool:
-        self.boot_seen.clear()
-        self._init_done_at = float("inf")
+        self.s.boot_seen.clear()
         try:
             channel.command("AT+CFUN=1,1", timeout=self.m.settings.command_timeout_s)
         except (AtTimeoutError, AtCommandError, ModemUnavailableError) as exc:
             log.info("AT+CFUN=1,1: %s", exc)
-        self._pin_tried = False
+        self.s.forget_boot()
         # Give the reset time to happen before probing, or the old session may answer.
-        self.m.clock.wait(self.boot_seen, min(self.m.profile.boot_timeout_s, 5.0))
-        return self._wait_boot()
+        self.m.clock.wait(self.s.boot_seen, min(self.m.profile.boot_timeout_s, 5.0))
+        return self.wait_boot()
 
     def _power_cycle(self) -> bool:
         m, profile = self.m, self.m.profile
         assert m.power is not None
-        self.boot_seen.clear()
-        self._init_done_at = float("inf")
+        self.s.boot_seen.clear()
         m.power.pulse(profile.pulse_off_s)
         m.emit(EventKind.POWERED_OFF, f"PWRKEY pulse {profile.pulse_off_s:g} s (off)")
-        if self._sleep(profile.off_settle_s):
+        if self.s.sleep(profile.off_settle_s):
             return False
-        self._pin_tried = False
+        self.s.forget_boot()
         try:
-            alive = self.boot_seen.is_set() or probe(self._channel(), 2,
+            alive = self.s.boot_seen.is_set() or probe(self.s.channel(), 2,
                                                      m.settings.probe_timeout_s)
         except ModemUnavailableError:
             alive = False
         if alive:  # the modem had been off: that pulse switched it on
-            return self._wait_boot()
+            return self.wait_boot()
         m.power.pulse(profile.pulse_on_s)
         m.emit(EventKind.POWERED_ON, f"PWRKEY pulse {profile.pulse_on_s:g} s (on)")
-        return self._wait_boot()
-
-
-__all__ = ["LadderExhausted", "Supervisor", "Registration"]
+        return self.wait_boot()

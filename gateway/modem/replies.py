@@ -17,6 +17,11 @@ _REG_STATES = {0: Registration.NOT_REGISTERED, 1: Registration.HOME, 2: Registra
                6: Registration.HOME, 7: Registration.ROAMING}  # 6/7: "SMS only" (27.007)
 
 
+def decimal(text: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def split_fields(value: str) -> list[str]:
     """Split a comma-separated reply value, honouring double quotes; quotes are removed.
 
@@ -139,7 +144,7 @@ def parse_ranges(value: str) -> list[set[int]]:
             if not item:
                 continue
             low, _, high = item.partition("-")
-            if not low.isdigit() or (high and not high.isdigit()):
+            if not decimal(low) or (high and not decimal(high)):
                 raise ReplyFormatError(f"range list: bad item {item!r} in {value!r}")
             members.update(range(int(low), int(high or low) + 1))
         out.append(members)

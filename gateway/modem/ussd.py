@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from gateway.errors import ModemError
-from gateway.modem.replies import split_fields
+from gateway.modem.replies import decimal, split_fields
 from gateway.sms.alphabet import decode_septets
 from gateway.sms.fields import unpack_septets
 
@@ -31,12 +31,11 @@ class UssdReply:
 def parse_cusd(value: str) -> UssdReply:
     """``0,"Balance 5.00",15`` -> UssdReply(0, "Balance 5.00", 15)."""
     fields = split_fields(value)
-    try:
-        status = int(fields[0])
-    except ValueError:
-        raise UssdError(f"+CUSD: bad status in {value!r}") from None
+    if not decimal(fields[0]):
+        raise UssdError(f"+CUSD: bad status in {value!r}")
+    status = int(fields[0])
     raw = fields[1] if len(fields) > 1 else ""
-    dcs = int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else None
+    dcs = int(fields[2]) if len(fields) > 2 and decimal(fields[2]) else None
     return UssdReply(status, decode_ussd_text(raw, dcs), dcs)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
                             ModemUnavailableError, SendInDoubtError)
-from gateway.modem.at import AtChannel, Urc, UrcKind, classify_urc
+from gateway.modem.at import AtChannel, Urc, UrcKind
 from gateway.modem.errors import ModemRebootedError
 from tests.modem.scripted_serial import ScriptedSerial, table_responder
 
@@ -244,20 +244,6 @@ def test_raw_traffic_is_logged_at_debug_under_gateway_modem_at(rig, caplog):
         channel.command("AT")
     assert any(r.name == "gateway.modem.at" and ">>" in r.getMessage() for r in caplog.records)
     assert any(r.name == "gateway.modem.at" and "<<" in r.getMessage() for r in caplog.records)
-
-
-@pytest.mark.parametrize("line, kind", [
-    ("RDY", UrcKind.BOOT), ("+CFUN: 1", UrcKind.BOOT), ("SMS DONE", UrcKind.BOOT),
-    ("PB DONE", UrcKind.BOOT), ("NORMAL POWER DOWN", UrcKind.POWER_DOWN),
-    ("NORMAL POWER OFF", UrcKind.POWER_DOWN), ("UNDER-VOLTAGE POWER DOWN", UrcKind.POWER_DOWN),
-    ("UNDER-VOLTAGE WARNNING", UrcKind.VOLTAGE_WARNING), ("+CMTE: 2", UrcKind.POWER_DOWN),
-    ("+CMTE: -1", UrcKind.VOLTAGE_WARNING), ("+CPIN: NOT INSERTED", UrcKind.SIM),
-    ('+CUSD: 0,"Balance 5.00",15', UrcKind.USSD), ("+CEREG: 1", UrcKind.REGISTRATION),
-    ('+CDSI: "SR",2', UrcKind.STATUS_REPORT_STORED), ("+ZPASR: \"UMTS\"", UrcKind.OTHER),
-    ("866123456789012", None), ("OK", None),
-])
-def test_classify_urc(line, kind):
-    assert classify_urc(line) is kind
 
 
 def _dialogs():

@@ -11,7 +11,7 @@ from gateway.modem.health import EventKind, ModemState
 from gateway.modem.profiles import profile_for_model
 from gateway.sms.pdu import encode_text
 from gateway.sms.text import SubmitOptions
-from tests.modem.conftest import FAST, Recorder, eventually
+from tests.modem.conftest import FAST, Recorder
 from tests.modem.scripted_serial import ScriptedSerial
 
 (PART,) = encode_text("+447700900123", "ladder", SubmitOptions())

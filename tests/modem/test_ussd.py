@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.modem.ussd import UssdError, decode_ussd_text, parse_cusd
 
 USSD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gammu" / "at-ussd"
@@ -56,3 +59,17 @@ def test_status_only_and_bad_status():
     assert parse_cusd("4").status == 4 and parse_cusd("4").text == ""
     with pytest.raises(UssdError):
         parse_cusd('x,"text"')
+
+
+@given(st.text(max_size=60), st.one_of(st.none(), st.integers(min_value=0, max_value=255)))
+def test_decoding_never_fails(raw, dcs):
+    assert isinstance(decode_ussd_text(raw, dcs), str)
+    try:
+        parse_cusd(raw)
+    except UssdError:
+        pass
+
+
+@given(st.binary(min_size=2, max_size=40))
+def test_any_hex_payload_decodes_to_text(data):
+    assert isinstance(decode_ussd_text(data.hex().upper(), 15), str)

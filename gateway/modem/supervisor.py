@@ -1,0 +1,354 @@
+"""The supervisor thread: bring-up, health polling, stored-SMS reads, and when to recover.
+
+It owns the modem's session state (what init chose, the PIN attempt of this boot, when the last
+init finished).  Work arrives on a small queue from the URC thread and from ``send``: +CMTI and
++CDSI indexes to read, boot banners, power-down and SIM/registration changes, time-outs.  The
+recovery ladder itself lives in ``recovery.py``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
+                            ModemUnavailableError)
+from gateway.modem.at import AtChannel, Urc
+from gateway.modem.errors import ModemRebootedError, ReplyFormatError
+from gateway.modem.health import EventKind, ModemState, SimState
+from gateway.modem.inbox import Inbox
+from gateway.modem.recovery import LadderExhausted, PoweredDown, Recovery, is_power_down
+from gateway.modem.replies import parse_cops, parse_csq, split_fields
+from gateway.modem.session import (SessionInfo, configure_sms, query_registration, query_sim,
+                                   read_identity, unlock_sim, wait_sms_ready)
+
+if TYPE_CHECKING:
+    from gateway.modem.driver import Modem
+
+log = logging.getLogger(__name__)
+
+_SERVING = (ModemState.READY, ModemState.NO_NETWORK, ModemState.NO_SIM)
+
+
+class Supervisor:
+    def __init__(self, modem: Modem) -> None:
+        self.m = modem
+        self._work: deque[tuple[str, Any, float]] = deque()
+        self._work_lock = threading.Lock()
+        self._wake = threading.Event()
+        self.boot_seen = threading.Event()    # set by the URC thread on every boot banner
+        self._init_done_at = float("inf")     # banners framed before this belong to that boot
+        self._echo_baseline = 0
+        self._pin_tried = False               # at most one PIN attempt per boot
+        self._pin_rejected = False            # never retry a PIN the SIM refused
+        self._session: SessionInfo | None = None
+        self._inbox: Inbox | None = None
+        self.recovery = Recovery(modem, self)
+
+    # --- the work queue (filled by the URC thread and by send()) ----------------------------
+
+    def post(self, kind: str, payload: Any = None) -> None:
+        if kind == "boot":
+            self.boot_seen.set()
+        with self._work_lock:
+            self._work.append((kind, payload, self.m.clock.monotonic()))
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def forget_boot(self) -> None:
+        """The modem is being restarted: a new boot, a new PIN attempt, old banners are news."""
+        self._pin_tried = False
+        self._init_done_at = float("inf")
+
+    def check_echo(self, channel: AtChannel) -> None:
+        """Echo after ATE0 means the modem restarted silently (SIM800 autobaud: no banners)."""
+        if channel.echoes > self._echo_baseline:
+            self.post("poll", "echo seen")
+
+    def _next_item(self, timeout: float) -> tuple[str, Any, float] | None:
+        with self._work_lock:
+            if self._work:
+                return self._work.popleft()
+            self._wake.clear()
+        self.m.clock.wait(self._wake, max(0.0, timeout))
+        with self._work_lock:
+            return self._work.popleft() if self._work else None
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait; True when the modem is stopping."""
+        return self.m.clock.wait(self.m.stopping, seconds)
+
+    # --- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        reason: str | None = None
+        stop = self.m.stopping
+        while not stop.is_set():
+            try:
+                if reason is None:
+                    self.recovery.bring_up()
+                elif reason == "power-down":
+                    self.recovery.after_power_down()
+                else:
+                    self.recovery.ladder(reason)
+                reason = self._serve()
+                if reason is None:
+                    return
+            except PoweredDown:
+                reason = "power-down"
+                continue
+            except LadderExhausted as exc:
+                self._failed(str(exc))
+                reason = "retry after failure"
+            except ModemUnavailableError as exc:
+                self._failed(str(exc))
+                reason = "retry after failure"
+            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any bug
+                log.exception("modem supervisor failed")
+                self._failed(f"internal error: {exc}")
+                reason = "retry after failure"
+            if stop.is_set() or self.sleep(self.m.settings.retry_interval_s
+                                            if reason.startswith("retry") else 0):
+                return
+
+    def _failed(self, why: str) -> None:
+        if self.m.stopping.is_set():
+            return
+        self.m.set_state(ModemState.FAILED, last_error=why)
+        self.m.emit(EventKind.ERROR, why)
+
+    def channel(self) -> AtChannel:
+        channel = self.m.channel
+        if channel is None or channel.broken is not None:
+            channel = self.m.open_channel()
+        return channel
+
+    def initialise(self) -> bool:
+        """The init dialog, registration and a rescan; False when the modem misbehaved."""
+        try:
+            self._run_init()
+            return True
+        except ModemRebootedError as exc:
+            if is_power_down(exc):
+                raise PoweredDown(exc.line) from exc
+            log.warning("modem restarted during init: %s", exc)
+            return False
+        except (AtTimeoutError, CmsError, CmeError, AtCommandError) as exc:
+            log.warning("modem init failed: %s", exc)
+            self.m.tracker.update(last_error=f"init failed: {exc}")
+            return False
+
+    def _run_init(self) -> None:
+        m, settings, profile = self.m, self.m.settings, self.m.profile
+        t = settings.command_timeout_s
+        m.set_state(ModemState.INITIALISING)
+        channel = self.channel()
+        for command in ("ATE0", "AT+CMEE=1"):
+            try:
+                channel.command(command, timeout=t)
+            except AtCommandError as exc:
+                log.info("%s refused: %s", command, exc)
+        deadline = m.clock.monotonic() + profile.boot_timeout_s
+        sim = self._unlock(channel, deadline)
+        identity = read_identity(channel, profile, t)
+        m.update_health(model=identity.model, revision=identity.revision, imei=identity.imei,
+                        imsi=identity.imsi, iccid=identity.iccid, sim=sim,
+                        last_seen=m.clock.now())
+        if sim is not SimState.READY:
+            self._init_done_at = m.clock.monotonic()
+            self._echo_baseline = channel.echoes
+            m.set_state(ModemState.NO_SIM, last_error=f"SIM {sim.value}")
+            return
+        if not wait_sms_ready(channel, t, deadline, m.clock, m.stopping,
+                              settings.sms_ready_poll_s):
+            raise AtTimeoutError("AT+CPMS? (waiting for SMS Ready)", profile.boot_timeout_s)
+        self._init_done_at = m.clock.monotonic()
+        session = configure_sms(channel, profile, smsc=settings.smsc, cnmi=settings.cnmi,
+                                csms=settings.csms, use_cmms=settings.use_cmms, timeout=t,
+                                report=lambda text: m.emit(EventKind.ERROR, text))
+        self._session = session
+        m.cnma_needed, m.cmms = session.cnma_needed, session.cmms
+        self._inbox = Inbox(channel, session.storage, m.hand_over, t)
+        self._echo_baseline = channel.echoes
+        m.set_state(ModemState.REGISTERING)
+        registered = self._wait_registered(channel)
+        self._poll_values(channel)
+        if registered:
+            m.set_state(ModemState.READY, last_error=None)
+            m.emit(EventKind.BOOTED, f"{identity.model} {identity.revision} ready "
+                                     f"(storage {session.storage}, CNMI {session.cnmi})")
+        else:
+            m.set_state(ModemState.NO_NETWORK, last_error="not registered after "
+                        f"{settings.registration_timeout_s:g} s")
+        self._rescan()
+
+    def _unlock(self, channel: AtChannel, deadline: float) -> SimState:
+        settings, t = self.m.settings, self.m.settings.command_timeout_s
+        while True:
+            sim = query_sim(channel, t)
+            if sim is SimState.READY:
+                return sim
+            if sim is SimState.PIN_REQUIRED and settings.pin and not self._pin_tried \
+                    and not self._pin_rejected:
+                self._pin_tried = True
+                if unlock_sim(channel, settings.pin, t):
+                    self.m.emit(EventKind.SIM, "PIN accepted")
+                    continue
+                self._pin_rejected = True
+                self.m.emit(EventKind.SIM, "the SIM rejected the configured PIN: not retried")
+                return SimState.PIN_REQUIRED
+            if sim in (SimState.NOT_READY, SimState.UNKNOWN) or (
+                    sim is SimState.PIN_REQUIRED and self._pin_tried and not self._pin_rejected):
+                if self.m.clock.monotonic() < deadline and not self.sleep(
+                        settings.sms_ready_poll_s):
+                    continue
+            return sim
+
+    def _wait_registered(self, channel: AtChannel) -> bool:
+        settings = self.m.settings
+        deadline = self.m.clock.monotonic() + settings.registration_timeout_s
+        while True:
+            registration = query_registration(channel, self.m.profile,
+                                              settings.command_timeout_s)
+            self.m.update_health(registration=registration)
+            if registration.registered:
+                return True
+            if self.m.clock.monotonic() >= deadline or self.sleep(settings.registration_poll_s):
+                return False
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def _serve(self) -> str | None:
+        """Handle work and poll health until something needs recovery (returns why)."""
+        settings, clock = self.m.settings, self.m.clock
+        next_poll = clock.monotonic() + settings.health_interval_s
+        next_scan = clock.monotonic() + settings.rescan_interval_s
+        while not self.m.stopping.is_set():
+            item = self._next_item(min(next_poll, next_scan) - clock.monotonic())
+            try:
+                if item is not None:
+                    reason = self._handle(*item)
+                elif clock.monotonic() >= next_poll:
+                    next_poll = clock.monotonic() + settings.health_interval_s
+                    reason = self._poll()
+                elif clock.monotonic() >= next_scan:
+                    next_scan = clock.monotonic() + settings.rescan_interval_s
+                    reason = self._rescan()
+                else:
+                    reason = None
+            except AtTimeoutError as exc:
+                self.m.tracker.count(timeouts=1)
+                reason = f"command time-out: {exc}"
+            except ModemRebootedError as exc:
+                reason = "power-down" if is_power_down(exc) else \
+                    self._rebooted(exc.line or str(exc))
+            except ModemUnavailableError as exc:
+                reason = f"serial port: {exc}"
+            except (CmsError, CmeError, AtCommandError) as exc:
+                self.m.tracker.update(last_error=str(exc))
+                reason = None
+            if reason:
+                return reason
+        return None
+
+    def _handle(self, kind: str, payload: Any, posted: float) -> str | None:
+        state = self.m.tracker.get().state
+        if kind == "read":
+            if self._inbox is not None and state in (ModemState.READY, ModemState.NO_NETWORK):
+                memory, index = payload
+                self._inbox.read(memory, index)
+            return None
+        if kind == "boot":
+            urc: Urc = payload
+            if urc.at < self._init_done_at:
+                return None  # a banner of the boot we already initialised after
+            return self._rebooted(urc.line)
+        if kind == "power-down":
+            # Ignored when it already ended a command (and the modem was brought back since).
+            return "power-down" if posted >= self._init_done_at else None
+        if kind == "timeout":
+            if posted < self._init_done_at:
+                return None  # the modem was re-initialised since: that time-out is history
+            return f"time-out: {payload}"
+        if kind == "sim":
+            sim: SimState = payload
+            self.m.update_health(sim=sim)
+            if sim is SimState.READY:
+                return "SIM ready again" if state is ModemState.NO_SIM else None
+            self._derive_state()
+            return None
+        if kind == "registration":
+            self.m.update_health(registration=payload)
+            self._derive_state()
+            return None
+        if kind == "poll":
+            return self._poll()
+        return None
+
+    def _rebooted(self, what: str) -> str:
+        self.m.tracker.count(reboots=1)
+        self.forget_boot()
+        self.m.emit(EventKind.REBOOTED, what)
+        return f"modem rebooted ({what})"
+
+    def _poll(self) -> str | None:
+        channel = self.channel()
+        sim = query_sim(channel, self.m.settings.command_timeout_s)
+        self.m.update_health(sim=sim)
+        if sim is SimState.READY:
+            registration = query_registration(channel, self.m.profile,
+                                              self.m.settings.command_timeout_s)
+            self.m.update_health(registration=registration)
+            self._poll_values(channel)
+        if channel.echoes > self._echo_baseline:
+            return self._rebooted("command echo is back on: the modem lost its settings")
+        if sim is SimState.READY and self.m.tracker.get().state is ModemState.NO_SIM:
+            return "SIM ready again"
+        self._derive_state()
+        return None
+
+    def _poll_values(self, channel: AtChannel) -> None:
+        t = self.m.settings.command_timeout_s
+        changes: dict[str, Any] = {"last_seen": self.m.clock.now()}
+        try:
+            signal = parse_csq(channel.command("AT+CSQ", expect=("+CSQ",), timeout=t)
+                               .first("+CSQ") or "")
+            changes.update(rssi=signal.rssi, dbm=signal.dbm, ber=signal.ber)
+        except (ReplyFormatError, CmsError, CmeError, AtCommandError) as exc:
+            log.debug("AT+CSQ: %s", exc)
+        try:
+            changes["operator"] = parse_cops(channel.command(
+                "AT+COPS?", expect=("+COPS",), timeout=t).first("+COPS") or "")
+        except (CmsError, CmeError, AtCommandError) as exc:
+            log.debug("AT+COPS?: %s", exc)
+        self.m.update_health(**changes)
+
+    def _derive_state(self) -> None:
+        health = self.m.tracker.get()
+        if health.state not in _SERVING:
+            return
+        if health.sim not in (SimState.READY, SimState.UNKNOWN):
+            state = ModemState.NO_SIM
+        elif not health.registration.registered:
+            state = ModemState.NO_NETWORK
+        else:
+            state = ModemState.READY if self._session is not None else ModemState.NO_SIM
+        if state is not health.state:
+            self.m.set_state(state)
+
+    def _rescan(self) -> str | None:
+        if self._inbox is None or self._session is None:
+            return None
+        if self.m.tracker.get().sim is not SimState.READY:
+            return None
+        memories = [self._session.storage]
+        fields = split_fields(self._session.cnmi)
+        if len(fields) > 3 and fields[3] == "2" and "SR" in self._session.storages:
+            memories.append("SR")
+        taken = self._inbox.scan(tuple(memories))
+        if taken:
+            log.info("rescan handed over %d stored message(s)", taken)
+        return None
