@@ -352,6 +352,7 @@ def _await_ack(m: "EmulatedModem", redeliver) -> None:  # type: ignore[no-untype
             mode, _mt, bm, _ds, bfr = m.s.cnmi
             m.s.cnmi = (mode, 0, bm, 0, bfr)
             m.ack_pending = None
+            m.notify()
             redeliver()
     m.at(m.timing.cnma_timeout, expire)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -220,9 +221,18 @@ class EmulatedModem:
             return commands_sms.deliver_report(self, pdu, record, redeliver)  # type: ignore[arg-type]
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` holds (checked on every state change) or real-time timeout."""
+        """Block until ``predicate()`` holds or ``timeout`` real seconds pass.
+
+        Checked on every state change of this modem, and every 50 ms for state that lives
+        elsewhere (the network's queue, another modem)."""
+        deadline = time.monotonic() + timeout
         with self.changed:
-            return self.changed.wait_for(predicate, timeout)
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, 0.05))
+            return True
 
     def close(self) -> None:
         with self.lock:

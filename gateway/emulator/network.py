@@ -250,6 +250,8 @@ class VirtualNetwork:
                 return
         with self._lock:
             self._pending.setdefault(self.normalize(delivery.to), []).append(delivery)
+        if target is not None:
+            target.notify()
 
     def pending_for(self, number: str) -> int:
         """How many SMS / reports the network holds for ``number``."""

@@ -82,10 +82,14 @@ def net() -> Iterator[VirtualNetwork]:
 @pytest.fixture
 def make_modem(net: VirtualNetwork) -> Iterator[Callable[..., EmulatedModem]]:
     made: list[EmulatedModem] = []
+    networks: dict[int, VirtualNetwork] = {}
 
     def make(profile: str = "sim800", msisdn: str | None = None, **kwargs: Any) -> EmulatedModem:
         n = next(_names)
         kwargs.setdefault("timing", Timing.fast())
+        clock = kwargs.get("clock")
+        if clock is not None and "network" not in kwargs:   # one network per manual clock
+            kwargs["network"] = networks.setdefault(id(clock), VirtualNetwork(clock=clock))
         kwargs.setdefault("network", net)
         modem = EmulatedModem(profile, msisdn or f"+4477009{n:05d}", name=f"t{n}", **kwargs)
         made.append(modem)
@@ -93,6 +97,8 @@ def make_modem(net: VirtualNetwork) -> Iterator[Callable[..., EmulatedModem]]:
     yield make
     for modem in made:
         modem.close()
+    for network in networks.values():
+        network.close()
 
 
 @pytest.fixture
