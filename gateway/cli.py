@@ -31,6 +31,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stdout,
     )
+    # peewee logs every statement at DEBUG: too much even for a debugging session on a Pi.
+    logging.getLogger("peewee").setLevel(logging.INFO)
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -21,12 +21,13 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 import peewee as pw
 
 from gateway.errors import DuplicateMessageIdError, StoreError, ValidationError
-from gateway.statuses import MessageState
+from gateway.statuses import STATE_STATUS, MessageState, error_for_tp_status, state_for_tp_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+REPORT_WINDOW = 3 * 24 * 3600.0  # seconds a status report may trail its send (TP-MR reuse bound)
 database = pw.SqliteDatabase(None)
 
 
@@ -130,6 +131,19 @@ class InboundPart(_Base):
         indexes = ((("sender", "ref", "ref_bits", "total", "seq"), True),)
 
 
+class PendingReport(_Base):
+    """A status report that arrived before its part was recorded as sent (fast networks race the
+    dispatcher), kept until ``record_part_sent`` finds it or the match window passes."""
+
+    suffix = pw.CharField()
+    mr = pw.IntegerField()
+    tp_status = pw.IntegerField()
+    received_at = pw.FloatField(index=True)
+
+    class Meta:
+        indexes = ((("mr", "suffix"), False),)
+
+
 class ModemEvent(_Base):
     at = pw.FloatField(index=True)
     kind = pw.CharField()
@@ -137,7 +151,7 @@ class ModemEvent(_Base):
 
 
 MODELS: tuple[type[pw.Model], ...] = (
-    Meta, Account, Message, Part, Inbound, InboundRead, InboundPart, ModemEvent
+    Meta, Account, Message, Part, Inbound, InboundRead, InboundPart, PendingReport, ModemEvent
 )
 
 
@@ -215,16 +229,6 @@ class PartJob:
     attempts: int
     expires_at: float
     status_report: bool
-
-
-@dataclass(frozen=True)
-class SentPart:
-    part_id: int
-    message_pk: int
-    message_id: str
-    destination: str
-    mr: int | None
-    sent_at: float
 
 
 @dataclass(frozen=True)
@@ -548,8 +552,20 @@ class Store:
             Part.update(state="sent", mr=mr, sent_at=now, error=None).where(Part.id == part_id).execute()
             part = Part.get_by_id(part_id)
             self._settle_message(part.message_id, now, status_report)
+            if mr is not None and status_report:
+                self._apply_pending_report(part, now)
 
         self.writer.run(job)
+
+    def _apply_pending_report(self, part: Part, now: float) -> None:
+        destination = part.message.destination
+        for pending in PendingReport.select().where(
+            (PendingReport.mr == part.mr) & (PendingReport.received_at >= now - REPORT_WINDOW)
+        ).order_by(PendingReport.received_at):
+            if destination.endswith(pending.suffix):
+                pending.delete_instance()
+                self._apply_report_to_part(part.id, pending.tp_status, now)
+                return
 
     def record_part_retry(self, part_id: int, error: str, retry_at: float) -> None:
         self.writer.run(
@@ -645,52 +661,52 @@ class Store:
 
     # ---- status reports ----
 
-    def find_sent_parts(self, destination_suffix: str, mr: int | None, since: float) -> list[SentPart]:
-        """Candidate parts for a status report: same recipient, sent after ``since``."""
-        query = (
-            Part.select(Part, Message)
-            .join(Message)
-            .where(
-                (Part.state == "sent")
-                & (Part.sent_at >= since)
-                & (Message.destination.endswith(destination_suffix))
+    def apply_status_report(self, suffix: str, mr: int, tp_status: int, now: float) -> MessageRecord | None:
+        """Match a report to a sent part and apply it, in one writer job (no race with sends).
+
+        Candidates: parts sent to a number ending in ``suffix`` within ``REPORT_WINDOW``; the
+        newest with this TP-MR (it wraps every 256 sends), else the newest in-doubt part (no
+        TP-MR) for that number. No candidate: kept as pending for a send being recorded now.
+        """
+
+        def job() -> MessageRecord | None:
+            since = now - REPORT_WINDOW
+            base = (
+                Part.select(Part.id)
+                .join(Message)
+                .where((Part.state == "sent") & (Part.sent_at >= since) & (Message.destination.endswith(suffix)))
+                .order_by(Part.sent_at.desc(), Part.id.desc())
             )
-            .order_by(Part.sent_at.desc())
-        )
-        if mr is not None:
-            query = query.where(Part.mr == mr)
-        else:
-            query = query.where(Part.mr.is_null())
-        return [
-            SentPart(r.id, r.message_id, r.message.message_id, r.message.destination, r.mr, r.sent_at)
-            for r in query.limit(20)
-        ]
-
-    def record_part_report(
-        self, part_id: int, tp_status: int, delivered: bool | None, now: float, error_id: int
-    ) -> MessageRecord:
-        """Apply a status report to a part; ``delivered`` None means the SC is still trying."""
-
-        def job() -> MessageRecord:
-            part = Part.get_by_id(part_id)
-            if delivered is None:
-                Part.update(tp_status=tp_status).where(Part.id == part_id).execute()
-            elif delivered:
-                Part.update(state="delivered", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
-                self._settle_message(part.message_id, now, True)
-            else:
-                Part.update(state="failed", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
-                final = MessageState.EXPIRED if tp_status == 0x46 else MessageState.UNDELIVERABLE
-                Message.update(
-                    state=final.value,
-                    status_name="EXPIRED_EXPIRED" if final is MessageState.EXPIRED else "UNDELIVERABLE_NOT_DELIVERED",
-                    error_id=error_id,
-                    done_at=now,
-                    report_unread=True,
-                ).where((Message.id == part.message_id) & (Message.state.not_in(_FINAL_STATES))).execute()
-            return _message_record(Message.get_by_id(part.message_id))
+            row = base.where(Part.mr == mr).first() or base.where(Part.mr.is_null()).first()
+            if row is None:
+                PendingReport.delete().where(PendingReport.received_at < since).execute()
+                PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
+                return None
+            return self._apply_report_to_part(row.id, tp_status, now)
 
         return self.writer.run(job)
+
+    def _apply_report_to_part(self, part_id: int, tp_status: int, now: float) -> MessageRecord:
+        part = Part.get_by_id(part_id)
+        final = state_for_tp_status(tp_status)
+        if final is None:  # the SC is still trying: note it, stay pending
+            Part.update(tp_status=tp_status).where(Part.id == part_id).execute()
+        elif final is MessageState.DELIVERED:
+            Part.update(state="delivered", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
+            self._settle_message(part.message_id, now, True)
+        else:
+            Part.update(state="failed", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
+            Message.update(
+                state=final.value,
+                status_name=STATE_STATUS[final].name,
+                error_id=error_for_tp_status(tp_status).id,
+                done_at=now,
+                report_unread=True,
+            ).where((Message.id == part.message_id) & (Message.state.not_in(_FINAL_STATES))).execute()
+        return _message_record(Message.get_by_id(part.message_id))
+
+    def pending_reports(self) -> int:
+        return PendingReport.select().count()
 
     # ---- reading ----
 

@@ -47,12 +47,10 @@ def test_accept_claim_send_report_cycle(store: Store, account: int) -> None:
     assert store.message(account, "m1").state is MessageState.SENT
     assert store.claim_next_part(now=2000.0) is None
 
-    [p1] = store.find_sent_parts("93026727", 17, since=0)
-    store.record_part_report(p1.part_id, 0, True, 1003.0, 0)
+    store.apply_status_report("93026727", 17, 0, 1003.0)
     assert store.message(account, "m1").state is MessageState.SENT
     assert store.take_reports(account, bulk_id=None, message_id=None, limit=10) == []
-    [p2] = store.find_sent_parts("93026727", 18, since=0)
-    rec = store.record_part_report(p2.part_id, 0, True, 1004.0, 0)
+    rec = store.apply_status_report("93026727", 18, 0, 1004.0)
     assert rec.state is MessageState.DELIVERED and rec.done_at == 1004.0
     reports = store.take_reports(account, bulk_id=None, message_id=None, limit=10)
     assert [r.message_id for r in reports] == ["m1"]
@@ -116,9 +114,21 @@ def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
             assert s.claim_next_part(1010.0).attempts == 2
         else:
             assert s.message(acc, "m").state is MessageState.SENT
-            assert s.find_sent_parts("93026727", None, since=0)  # matchable by recipient
+            rec = s.apply_status_report("93026727", 99, 0, 1011.0)  # matched by recipient
+            assert rec is not None and rec.state is MessageState.DELIVERED
     finally:
         s.close()
+
+
+def test_report_before_the_send_is_recorded_is_kept_pending(store: Store, account: int) -> None:
+    """On a fast network +CDS can be read before the dispatcher records +CMGS: no report lost."""
+    store.insert_messages([_msg(account, "m")])
+    job = store.claim_next_part(1000.0)
+    assert store.apply_status_report("93026727", 42, 0, 1000.5) is None
+    assert store.pending_reports() == 1
+    store.record_part_sent(job.part_id, 42, 1000.6, True)
+    assert store.message(account, "m").state is MessageState.DELIVERED
+    assert store.pending_reports() == 0
 
 
 def test_concurrent_writers_all_commit(store: Store, account: int) -> None:

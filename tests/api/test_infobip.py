@@ -60,11 +60,9 @@ def settle(store: Store, clock: ManualClock, *, delivered: bool = True) -> None:
     """Play the dispatcher and the network: every queued part sent, then reported."""
     now = clock.now().timestamp()
     while (job := store.claim_next_part(now)) is not None:
-        store.record_part_sent(job.part_id, job.seq, now, status_report=True)
-        if delivered:
-            store.record_part_report(job.part_id, 0x00, True, now, 0)
-        else:
-            store.record_part_report(job.part_id, 0x41, False, now, 36)
+        mr = job.part_id % 256
+        store.record_part_sent(job.part_id, mr, now, status_report=True)
+        store.apply_status_report(job.destination[-9:], mr, 0x00 if delivered else 0x41, now)
 
 
 def send(client: Client, to: Any = "41793026727", text: str = "Test SMS.", **extra: Any) -> dict[str, Any]:
