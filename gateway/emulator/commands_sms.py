@@ -1,9 +1,8 @@
 """The SMS command set of the emulated modem in PDU mode (3GPP TS 27.005), and SMS arrival.
 
 Sending goes ``AT+CMGS=<n>`` -> ``> `` -> hex + Ctrl-Z -> ``finish_pdu`` -> the virtual network;
-arrival comes from the network through ``deliver_sms`` / ``deliver_report``, routed by AT+CNMI to
-storage + ``+CMTI``/``+CDSI`` or inline ``+CMT``/``+CDS`` (with the AT+CNMA rules of CSMS=1).
-PDUs are parsed by the project's codec (``gateway.sms``); this module only frames them.
+what arrives from the network is routed in ``arrival``. PDUs are parsed by the project's codec
+(``gateway.sms``); this module only frames them.
 """
 from __future__ import annotations
 
@@ -12,26 +11,22 @@ from typing import TYPE_CHECKING
 
 from gateway.emulator.atparse import Command, Kind
 from gateway.emulator.commands_basic import Handler, info, sim_error
+from gateway.emulator.result import Result
 from gateway.emulator.storage import Memory, Stat, StorageFull, StoredMessage
-from gateway.sms import tpdu_length
 from gateway.errors import PduError
+from gateway.sms import decode_pdu, tpdu_length
 
 if TYPE_CHECKING:
-    from gateway.emulator.modem import EmulatedModem, Result
-    from gateway.emulator.network import ReceivedRecord, ReportRecord
+    from gateway.emulator.modem import EmulatedModem
 
 HANDLERS: dict[str, Handler] = {}
 
-
-def _result(**kwargs: object) -> "Result":
-    from gateway.emulator.modem import Result
-    return Result(**kwargs)  # type: ignore[arg-type]
 
 
 def sms_command(*names: str):  # type: ignore[no-untyped-def]
     """Register a handler that first answers as the modem does when SMS is not usable yet."""
     def register(fn: Handler) -> Handler:
-        def guarded(m: "EmulatedModem", c: Command) -> "Result":
+        def guarded(m: "EmulatedModem", c: Command) -> Result:
             if (err := sim_error(m, sms=True)) is not None:
                 return err
             if not m.sms_ready:
@@ -51,22 +46,22 @@ def memory(m: "EmulatedModem", name: str) -> Memory:
 
 
 @sms_command("+CMGF")
-def cmd_cmgf(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgf(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info("+CMGF: (0,1)")
     if c.kind is Kind.READ:
         return info(f"+CMGF: {m.s.cmgf}")
     if c.kind is Kind.SET and c.int_arg(0, 0) in (0, 1):
         m.s.cmgf = c.int_arg(0, 0) or 0
-        return _result()
+        return Result()
     return m.error()
 
 
 @sms_command("+CSCA")
-def cmd_csca(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_csca(m: "EmulatedModem", c: Command) -> Result:
     ucs2 = m.s.cscs == "UCS2"
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is Kind.READ:
         number = m.csca.encode("utf-16-be").hex().upper() if ucs2 else m.csca
         kind = 145 if m.csca.startswith("+") else 129
@@ -74,12 +69,12 @@ def cmd_csca(m: "EmulatedModem", c: Command) -> "Result":
     if c.kind is Kind.SET and c.str_arg(0) is not None:
         number = c.str_arg(0) or ""
         m.csca = bytes.fromhex(number).decode("utf-16-be") if ucs2 else number
-        return _result()
+        return Result()
     return m.error()
 
 
 @sms_command("+CPMS")
-def cmd_cpms(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cpms(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info(m.profile.cpms_test)
     if c.kind is Kind.READ:
@@ -97,7 +92,7 @@ def cmd_cpms(m: "EmulatedModem", c: Command) -> "Result":
 
 
 @sms_command("+CNMI")
-def cmd_cnmi(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cnmi(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info(m.profile.cnmi_test)
     if c.kind is Kind.READ:
@@ -110,13 +105,13 @@ def cmd_cnmi(m: "EmulatedModem", c: Command) -> "Result":
     m.s.cnmi = tuple(values)  # type: ignore[assignment]
     if values[0] != 0 and m.urc_buffer:
         if values[4] == 0:
-            return _result(after=m.flush_urc_buffer)
+            return Result(after=m.flush_urc_buffer)
         m.urc_buffer = []
-    return _result()
+    return Result()
 
 
 @sms_command("+CSMS")
-def cmd_csms(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_csms(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info("+CSMS: (0,1)")
     if c.kind is Kind.READ:
@@ -128,19 +123,19 @@ def cmd_csms(m: "EmulatedModem", c: Command) -> "Result":
 
 
 @sms_command("+CNMA")
-def cmd_cnma(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cnma(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info("+CNMA: (0-2)")
     if c.kind not in (Kind.EXEC, Kind.SET) or m.s.csms != 1 or m.ack_pending is None:
         return m.cms(340)
     m.ack_pending = None
-    return _result()
+    return Result()
 
 
 @sms_command("+CSMP")
-def cmd_csmp(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_csmp(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is Kind.READ:
         return info("+CSMP: " + ",".join(map(str, m.s.csmp)))
     if c.kind is Kind.SET:
@@ -148,25 +143,25 @@ def cmd_csmp(m: "EmulatedModem", c: Command) -> "Result":
         if any(not 0 <= v <= 255 for v in values):
             return m.error()
         m.s.csmp = tuple(values)  # type: ignore[assignment]
-        return _result()
+        return Result()
     return m.error()
 
 
 @sms_command("+CMMS")
-def cmd_cmms(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmms(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info("+CMMS: (0-2)")
     if c.kind is Kind.READ:
         return info(f"+CMMS: {m.s.cmms}")
     if c.kind is Kind.SET and c.int_arg(0, 0) in (0, 1, 2):
         m.s.cmms = c.int_arg(0, 0) or 0
-        return _result()
+        return Result()
     return m.error()
 
 
 @sms_command("+CSDH", "+CSAS", "+CRES")
-def cmd_text_mode_settings(m: "EmulatedModem", c: Command) -> "Result":
-    return _result()
+def cmd_text_mode_settings(m: "EmulatedModem", c: Command) -> Result:
+    return Result()
 
 
 def _pdu_length_arg(m: "EmulatedModem", c: Command) -> int:
@@ -177,32 +172,32 @@ def _pdu_length_arg(m: "EmulatedModem", c: Command) -> int:
 
 
 @sms_command("+CMGS")
-def cmd_cmgs(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgs(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is not Kind.SET:
         return m.error()
     if m.s.cmgf != 0:
         return m.cms(302)   # text mode sending is not modelled (docs/emulator.md)
-    return _result(prompt=("cmgs", _pdu_length_arg(m, c), 0))
+    return Result(prompt=("cmgs", _pdu_length_arg(m, c), 0))
 
 
 @sms_command("+CMGW")
-def cmd_cmgw(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgw(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is not Kind.SET:
         return m.error()
     stat = c.int_arg(1, int(Stat.STO_UNSENT))
     if stat not in (0, 1, 2, 3):
         return m.error()
-    return _result(prompt=("cmgw", _pdu_length_arg(m, c), stat))
+    return Result(prompt=("cmgw", _pdu_length_arg(m, c), stat))
 
 
 @sms_command("+CMSS")
-def cmd_cmss(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmss(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is not Kind.SET:
         return m.error()
     mem = memory(m, m.s.cpms[1])
@@ -220,7 +215,7 @@ _STATS = {0: Stat.REC_UNREAD, 1: Stat.REC_READ, 2: Stat.STO_UNSENT, 3: Stat.STO_
 
 
 @sms_command("+CMGL")
-def cmd_cmgl(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgl(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return info("+CMGL: (0-4)")
     if c.kind not in (Kind.EXEC, Kind.SET):
@@ -236,13 +231,13 @@ def cmd_cmgl(m: "EmulatedModem", c: Command) -> "Result":
         lines += [f"+CMGL: {index},{int(msg.stat)},,{msg.tpdu_length}", msg.pdu]
         if msg.stat is Stat.REC_UNREAD and c.int_arg(1, 0) == 0:
             mem.set_stat(index, Stat.REC_READ)
-    return info(*lines) if lines else _result()
+    return info(*lines) if lines else Result()
 
 
 @sms_command("+CMGR")
-def cmd_cmgr(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgr(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
-        return _result()
+        return Result()
     if c.kind is not Kind.SET:
         return m.error()
     mem = memory(m, m.s.cpms[0])
@@ -260,7 +255,7 @@ _DELFLAGS = {1: {Stat.REC_READ}, 2: {Stat.REC_READ, Stat.STO_SENT},
 
 
 @sms_command("+CMGD")
-def cmd_cmgd(m: "EmulatedModem", c: Command) -> "Result":
+def cmd_cmgd(m: "EmulatedModem", c: Command) -> Result:
     mem = memory(m, m.s.cpms[0])
     if c.kind is Kind.TEST:
         used = ",".join(str(i) for i in sorted(mem.slots))
@@ -277,20 +272,19 @@ def cmd_cmgd(m: "EmulatedModem", c: Command) -> "Result":
     else:
         mem.delete_where(_DELFLAGS[delflag])
     m.notify()
-    return _result(after=lambda: m.network.flush(m))
+    return Result(after=lambda: m.network.flush(m))
 
 
 # --- the PDU after the prompt ---------------------------------------------------------------------
 
 def _decode_submit(pdu: str):  # type: ignore[no-untyped-def]
-    from gateway.sms import decode_pdu
     try:
         return decode_pdu(pdu)
     except (PduError, ValueError):
         return None
 
 
-def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) -> "Result":
+def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) -> Result:
     """Ctrl-Z arrived: check the PDU against the announced length, then store or send it."""
     if (len(pdu) < 2 or len(pdu) % 2 or any(ch not in string.hexdigits for ch in pdu)
             or tpdu_length(pdu) != length):
@@ -308,7 +302,7 @@ def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) 
     return send_submit(m, pdu, submit, "+CMGS", None)
 
 
-def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> "Result":  # type: ignore[no-untyped-def]
+def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> Result:  # type: ignore[no-untyped-def]
     """The radio part of AT+CMGS / AT+CMSS: errors, in-doubt, TP-MR, latency, the network."""
     if pdu.startswith("00") and not m.csca:
         return m.cms(330)
@@ -320,7 +314,7 @@ def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> "
         latency *= m.timing.cmms_factor
     code = m.faults.take_cms_error()
     if code is not None:
-        return _result(final=f"+CMS ERROR: {code}", delay=latency)
+        return Result(final=f"+CMS ERROR: {code}", delay=latency)
     mr, m.next_mr = m.next_mr, (m.next_mr + 1) % 256
 
     def accepted() -> None:
@@ -331,81 +325,5 @@ def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> "
 
     if m.faults.take_in_doubt():
         accepted()
-        return _result(final=None)
-    return _result(info=[f"{answer}: {mr}"], delay=latency, after=accepted)
-
-
-# --- arrival from the network ---------------------------------------------------------------------
-
-def can_receive(m: "EmulatedModem") -> bool:
-    return m.uart_up and m.sms_ready and m.registered()
-
-
-def _await_ack(m: "EmulatedModem", redeliver) -> None:  # type: ignore[no-untyped-def]
-    """CSMS=1: +CMT/+CDS must be acknowledged, else CNMI mt/ds drop to 0 and the SC retries."""
-    m.ack_seq += 1
-    seq = m.ack_seq
-    m.ack_pending = (seq, redeliver)
-
-    def expire() -> None:
-        if m.ack_pending is not None and m.ack_pending[0] == seq:
-            mode, _mt, bm, _ds, bfr = m.s.cnmi
-            m.s.cnmi = (mode, 0, bm, 0, bfr)
-            m.ack_pending = None
-            m.notify()
-            redeliver()
-    m.at(m.timing.cnma_timeout, expire)
-
-
-def deliver_sms(m: "EmulatedModem", pdu: str, message_class: int | None,
-                record: "ReceivedRecord", redeliver) -> bool:  # type: ignore[no-untyped-def]
-    """An SMS-DELIVER reaches the modem; False when it cannot take it (the network retries)."""
-    from dataclasses import replace
-    if not can_receive(m):
-        return False
-    _mode, mt, _bm, _ds, _bfr = m.s.cnmi
-    if (mt == 2 and message_class != 2) or (mt == 3 and message_class == 3):
-        m.emit_sms_urc([f"+CMT: ,{tpdu_length(pdu)}", pdu])
-        if m.s.csms == 1:
-            _await_ack(m, redeliver)
-        m.received.append(record)
-        m.notify()
-        return True
-    if m.store_inbound:
-        name = m.s.cpms[2]
-        try:
-            index = memory(m, name).store(StoredMessage(Stat.REC_UNREAD, pdu))
-        except StorageFull:
-            return False
-        record = replace(record, memory=name, index=index)
-        if mt in (1, 2, 3):
-            m.emit_sms_urc([f'+CMTI: "{name}",{index}'])
-    m.received.append(record)
-    m.notify()
-    return True
-
-
-def deliver_report(m: "EmulatedModem", pdu: str, record: "ReportRecord",
-                   redeliver) -> bool:  # type: ignore[no-untyped-def]
-    """An SMS-STATUS-REPORT reaches the modem, routed by CNMI <ds>."""
-    from dataclasses import replace
-    if not can_receive(m):
-        return False
-    ds = m.s.cnmi[3]
-    routed = "dropped"
-    if ds == 1:
-        m.emit_sms_urc([f"+CDS: {tpdu_length(pdu)}", pdu])
-        if m.s.csms == 1:
-            _await_ack(m, redeliver)
-        routed = "+CDS"
-    elif ds == 2 and m.profile.status_report_memory:
-        name = m.profile.status_report_memory
-        try:
-            index = memory(m, name).store(StoredMessage(Stat.REC_UNREAD, pdu))
-        except StorageFull:
-            return False
-        m.emit_sms_urc([f'+CDSI: "{name}",{index}'])
-        routed = f"{name}:{index}"
-    m.reports.append(replace(record, routed=routed))
-    m.notify()
-    return True
+        return Result(final=None)
+    return Result(info=[f"{answer}: {mr}"], delay=latency, after=accepted)

@@ -13,19 +13,20 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.emulator import commands_basic, commands_sms
-from gateway.emulator.atparse import Command, ParseError, parse_line, strip_prefix
+from gateway.emulator import arrival, commands_basic, commands_network, commands_sms
 from gateway.emulator.faults import FaultPlan
 from gateway.emulator.profiles import CME_TEXT, Profile, get_profile
+from gateway.emulator.result import Result
 from gateway.emulator.scheduler import Scheduler
+from gateway.emulator.state import PowerState, Settings, SimState
 from gateway.emulator.storage import MessageStorage
 from gateway.emulator.timing import Timing
+from gateway.emulator.uart import UartMixin
 
 if TYPE_CHECKING:
     from gateway.emulator.network import ReceivedRecord, ReportRecord, SentRecord, VirtualNetwork
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MODEMS: "weakref.WeakValueDictionary[str, EmulatedModem]" = weakref.WeakValueDictionary()
-CTRL_Z, ESC, BACKSPACE = 0x1A, 0x1B, 0x08
 
 
 def find_modem(name: str) -> "EmulatedModem | None":
@@ -41,51 +41,7 @@ def find_modem(name: str) -> "EmulatedModem | None":
     return _MODEMS.get(name)
 
 
-class PowerState(Enum):
-    OFF = "off"
-    BOOTING = "booting"
-    READY = "ready"
-
-
-class SimState(Enum):
-    READY = "READY"
-    PIN = "SIM PIN"
-    PUK = "SIM PUK"
-    ABSENT = "NOT INSERTED"
-    BLOCKED = "BLOCKED"
-
-
-@dataclass
-class Settings:
-    """The volatile settings a reset loses and ``AT&W`` / ``ATZ`` save and restore."""
-    echo: bool = True
-    verbose: bool = True
-    quiet: bool = False
-    cmee: int = 0
-    cmgf: int = 0
-    cscs: str = "IRA"
-    cnmi: tuple[int, int, int, int, int] = (2, 1, 0, 0, 0)
-    csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
-    csms: int = 0
-    cmms: int = 0
-    creg: int = 0
-    cereg: int = 0
-    cgreg: int = 0
-    cops_format: int = 0
-    cpms: tuple[str, str, str] = ("SM", "SM", "SM")
-
-
-@dataclass
-class Result:
-    """What one command answers: information lines, a final result code, and what follows."""
-    info: list[str] = field(default_factory=list)
-    final: str | None = "OK"
-    prompt: tuple[str, int, int] | None = None   # ("cmgs" | "cmgw", length, stat)
-    after: Callable[[], None] | None = None      # runs once the final result is written
-    delay: float = 0.0
-
-
-class EmulatedModem:
+class EmulatedModem(UartMixin):
     def __init__(self, profile: str = "sim800", msisdn: str = "+447700900001",
                  network: "VirtualNetwork | None" = None, timing: Timing | None = None,
                  name: str = "m1", powered: bool = True, pin: str | None = None,
@@ -148,7 +104,7 @@ class EmulatedModem:
         self._tx_free_at = 0.0
         self._closed = False
         self._handlers: dict[str, Callable[[EmulatedModem, Command], Result]] = {
-            **commands_basic.HANDLERS, **commands_sms.HANDLERS}
+            **commands_basic.HANDLERS, **commands_sms.HANDLERS}  # commands_network adds to basic's
         self.network.attach(self)
         _MODEMS[name] = self
         if powered:
@@ -217,8 +173,8 @@ class EmulatedModem:
             if self._closed or self.power is PowerState.OFF:
                 return False
             if kind == "sms":
-                return commands_sms.deliver_sms(self, pdu, message_class, record, redeliver)  # type: ignore[arg-type]
-            return commands_sms.deliver_report(self, pdu, record, redeliver)  # type: ignore[arg-type]
+                return arrival.deliver_sms(self, pdu, message_class, record, redeliver)  # type: ignore[arg-type]
+            return arrival.deliver_report(self, pdu, record, redeliver)  # type: ignore[arg-type]
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds or ``timeout`` real seconds pass.
@@ -339,9 +295,9 @@ class EmulatedModem:
         self.reg_stat = stat
         if self.power is not PowerState.OFF and self.uart_up:
             if self.s.creg:
-                self.emit_line(commands_basic.creg_urc(self, "+CREG", self.s.creg))
+                self.emit_line(commands_network.creg_urc(self, "+CREG", self.s.creg))
             if self.profile.lte and self.s.cereg:
-                self.emit_line(commands_basic.creg_urc(self, "+CEREG", self.s.cereg))
+                self.emit_line(commands_network.creg_urc(self, "+CEREG", self.s.cereg))
         self.notify()
         if ok and self.power is PowerState.READY:
             self.network.flush(self)
@@ -365,58 +321,6 @@ class EmulatedModem:
         with self.changed:
             self.changed.notify_all()
 
-    # ----------------------------------------------------------------------------- output
-    def write(self, data: bytes) -> None:
-        """Send bytes to the host, at the modelled baud rate when throttling is on."""
-        if self.timing.baud:
-            now = self.clock.monotonic()
-            start = max(now, self._tx_free_at)
-            self._tx_free_at = start + len(data) * 10 / self.timing.baud
-            self.at(self._tx_free_at - now, lambda: self._push(data), self.epoch)
-        else:
-            self._push(data)
-
-    def _push(self, data: bytes) -> None:
-        if self._sink is not None:
-            try:
-                self._sink(data)
-            except OSError:
-                log.debug("%s: host side gone, %d bytes dropped", self.name, len(data))
-
-    def emit_line(self, line: str) -> None:
-        """An unsolicited result code, framed as the modem frames it."""
-        if self.power is PowerState.OFF or not self.synced:
-            return
-        self.write(f"\r\n{line}\r\n".encode("latin-1", "replace"))
-
-    def emit_sms_urc(self, lines: list[str]) -> None:
-        """+CMTI/+CMT/+CDS/+CDSI obey AT+CNMI <mode>: buffered while the link is busy (2) or in mode 0."""
-        mode = self.s.cnmi[0]
-        if mode == 0 or (mode in (1, 2) and (self.busy or self._prompt is not None)):
-            if mode != 1:
-                self.urc_buffer.append("\r\n".join(lines))
-            return
-        self.emit_line("\r\n".join(lines))
-
-    def flush_urc_buffer(self) -> None:
-        buffered, self.urc_buffer = self.urc_buffer, []
-        for text in buffered:
-            self.emit_line(text)
-
-    def _frame(self, blocks: list[list[str]], final: str | None) -> bytes:
-        out = []
-        for lines in blocks:
-            if self.s.verbose:
-                out.append("\r\n" + "\r\n".join(lines) + "\r\n")
-            else:
-                out.append("".join(line + "\r\n" for line in lines))
-        if final is not None and not self.s.quiet:
-            if self.s.verbose:
-                out.append(f"\r\n{final}\r\n")
-            else:
-                out.append({"OK": "0", "ERROR": "4"}.get(final, final) + "\r")
-        return "".join(out).encode("latin-1", "replace")
-
     # ----------------------------------------------------------------------------- errors
     def error(self) -> Result:
         return Result(final="ERROR")
@@ -431,147 +335,8 @@ class EmulatedModem:
     def cms(self, code: int) -> Result:
         return Result(final=f"+CMS ERROR: {code}")
 
-    # ----------------------------------------------------------------------------- input
-    def _receive(self, data: bytes) -> None:
-        if self.power is PowerState.OFF or not self.uart_up or self.hung:
-            return
-        if self.clock.monotonic() < self.silent_until:
-            return
-        for i, byte in enumerate(data):
-            if self.busy:
-                self._queued.extend(data[i:])
-                return
-            self._receive_byte(byte)
-
-    def _receive_byte(self, byte: int) -> None:
-        if not self.synced:   # SIM800 autobaud: only "AT"/"at" trains the rate (HARDWARE.md 2.2)
-            self._line = (self._line + bytes([byte]))[-2:]
-            if bytes(self._line) not in (b"AT", b"at"):
-                return
-            self.synced = True
-            self._echo(bytes(self._line))
-            return
-        if self._prompt is not None:
-            self._prompt_byte(byte)
-            return
-        if byte == 0x0D:
-            self._echo(b"\r")
-            line, self._line = bytes(self._line), bytearray()
-            self._run_line(line)
-        elif byte == BACKSPACE:
-            self._echo(bytes([byte]))
-            self._line = self._line[:-1]
-        elif byte == 0x0A and not self._line:
-            self._echo(b"\n")
-        else:
-            self._echo(bytes([byte]))
-            self._line.append(byte)
-            if bytes(self._line).upper() == b"A/":
-                self._echo(b"\r")
-                self._line = bytearray()
-                self._run_line(self._last_line)
-
-    def _echo(self, data: bytes) -> None:
-        if self.s.echo:
-            self.write(data)
-
-    def _prompt_byte(self, byte: int) -> None:
-        if byte == CTRL_Z:
-            kind, length, stat = self._prompt or ("cmgs", 0, 0)
-            self._prompt = None
-            pdu, self._pdu = self._pdu.decode("latin-1"), bytearray()
-            self.busy = True
-            self.notify()
-            result = commands_sms.finish_pdu(self, kind, length, stat, pdu)
-            self._complete([result.info] if result.info else [], result)
-        elif byte == ESC:
-            self._prompt, self._pdu = None, bytearray()
-            self.busy = True
-            self._complete([], Result())
-        else:
-            self._echo(bytes([byte]))
-            if chr(byte) not in "\r\n \t":
-                self._pdu.append(byte)
-
-    def _run_line(self, raw: bytes) -> None:
-        text = raw.decode("latin-1").strip()
-        body = strip_prefix(text)
-        if body is None:
-            return   # not a command line: real modems ignore it
-        self._last_line = raw
-        self.busy = True
-        self.lines_received += 1
-        self.notify()
-        try:
-            commands = parse_line(body)
-        except ParseError:
-            self._complete([], self.error())
-            return
-        blocks: list[list[str]] = []
-        last = Result()
-        afters: list[Callable[[], None]] = []
-        delay = 0.0
-        for command in commands:
-            last = self.dispatch(command)
-            delay += last.delay
-            if last.info:
-                blocks.append(last.info)
-            if last.after:
-                afters.append(last.after)
-            if last.final != "OK" or last.prompt:
-                break
-        self._complete(blocks, Result(final=last.final, prompt=last.prompt, delay=delay,
-                                      after=_chain(afters)))
-
-    def dispatch(self, command: Command) -> Result:
-        handler = self._handlers.get(command.name)
-        if handler is None:
-            return self.error()
-        try:
-            return handler(self, command)
-        except (ValueError, IndexError):
-            return self.error()
-
-    def _complete(self, blocks: list[list[str]], result: Result) -> None:
-        """Write the answer after the modelled latency, then take the next queued input."""
-        def finish() -> None:
-            if result.prompt is not None:
-                self.at(self.timing.prompt_delay, lambda: self._open_prompt(result.prompt))
-                if blocks:
-                    self.write(self._frame(blocks, None))
-                return
-            self.write(self._frame(blocks, result.final))
-            self.busy = False
-            if result.after:
-                result.after()
-            if self.s.cnmi[0] == 2 and self.urc_buffer:
-                self.flush_urc_buffer()
-            self._drain_queue()
-        self.at(self.timing.command_latency + result.delay, finish)
-
-    def _open_prompt(self, prompt: tuple[str, int, int] | None) -> None:
-        self._prompt = prompt
-        self.write(b"\r\n> ")
-        self.busy = False
-        self._drain_queue()
-
-    def _drain_queue(self) -> None:
-        queued, self._queued = bytes(self._queued), bytearray()
-        if queued:
-            self._receive(queued)
-
     def now(self) -> datetime:
         return self.clock.now()
-
-
-def _chain(fns: list[Callable[[], None]]) -> Callable[[], None] | None:
-    if not fns:
-        return None
-
-    def run() -> None:
-        for fn in fns:
-            fn()
-    return run
 
 
 def _identity(msisdn: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 
-from serial import SerialBase, SerialException, SerialTimeoutException  # noqa: F401
+from serial import SerialBase, SerialException
 
 from gateway.emulator.modem import find_modem
 

@@ -11,40 +11,6 @@ from gateway.emulator import EmulatedModem, Timing
 from .conftest import Term
 
 
-def test_echo_and_result_framing(make_modem: Callable[..., EmulatedModem],
-                                 make_term: Callable[..., Term]) -> None:
-    term = make_term(make_modem(), sync=False)
-    assert term.at("AT") == b"AT\r\r\nOK\r\n"          # echo on by default (HARDWARE.md 3.1)
-    assert term.at("ATE0") == b"ATE0\r\r\nOK\r\n"
-    assert term.at("AT") == b"\r\nOK\r\n"
-
-
-def test_numeric_and_quiet_results(sim800: Term) -> None:
-    sim800.write("ATV0\r")
-    assert sim800.read_until(b"0\r") == b"0\r"
-    sim800.write("AT+CSQ\r")
-    assert sim800.read_until(b"\r\n0\r") == b"+CSQ: 20,0\r\n0\r"
-    sim800.write("AT+NOPE\r")
-    assert sim800.read_until(b"4\r") == b"4\r"
-    sim800.write("ATV1Q1\r")
-    assert sim800.quiet() == b""
-    sim800.write("AT+CSQ\r")
-    assert sim800.read_until(b"20,0\r\n") == b"\r\n+CSQ: 20,0\r\n"
-    assert sim800.quiet() == b""
-
-
-def test_backspace_lowercase_and_repeat(sim800: Term) -> None:
-    assert sim800.at("at+csqx\x08") == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
-    sim800.write("A/")
-    assert sim800.read_until(b"OK\r\n") == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
-
-
-def test_lines_without_at_prefix_are_ignored(sim800: Term) -> None:
-    sim800.write("hello\r\r\n")
-    assert sim800.quiet() == b""
-    assert sim800.at("AT") == b"\r\nOK\r\n"
-
-
 def test_sim800_autobaud_needs_at_first(make_modem: Callable[..., EmulatedModem],
                                         make_term: Callable[..., Term]) -> None:
     modem = make_modem("sim800")        # IPR=0: autobaud, boot URCs are lost, no RDY
@@ -163,49 +129,6 @@ def test_settings_lost_but_storage_kept_across_power_cycle(sim800: Term) -> None
     assert sim800.at("AT") == b"AT\r\r\nOK\r\n"
     assert sim800.at("AT+CMEE?").endswith(b"+CMEE: 0\r\n\r\nOK\r\n")
     assert modem.storage["SM"].used == 1
-
-
-def test_command_latency(make_modem: Callable[..., EmulatedModem],
-                         make_term: Callable[..., Term]) -> None:
-    clock = ManualClock()
-    modem = make_modem(clock=clock, timing=Timing.fast().replace(command_latency=0.5))
-    term = make_term(modem, sync=False)
-    term.write("AT\r")
-    term.read_until(b"AT\r")
-    clock.advance(0.4)
-    assert term.quiet() == b""
-    clock.advance(0.1)
-    assert term.read_until(b"OK\r\n") == b"\r\nOK\r\n"
-
-
-def test_input_during_a_command_is_queued(make_modem: Callable[..., EmulatedModem],
-                                          make_term: Callable[..., Term]) -> None:
-    clock = ManualClock()
-    modem = make_modem(clock=clock, timing=Timing.fast().replace(command_latency=1.0))
-    term = make_term(modem, sync=False)
-    term.write("AT+CSQ\rAT+CREG?\r")
-    term.read_until(b"AT+CSQ\r")
-    clock.advance(1.0)
-    term.read_until(b"OK\r\n")
-    term.read_until(b"AT+CREG?\r")
-    clock.advance(1.0)
-    assert term.read_until(b"OK\r\n") == b"\r\n+CREG: 0,1\r\n\r\nOK\r\n"
-
-
-def test_baud_throttling_models_a_uart(make_modem: Callable[..., EmulatedModem],
-                                       make_term: Callable[..., Term]) -> None:
-    clock = ManualClock()
-    modem = make_modem(clock=clock, timing=Timing.fast().replace(baud=9600))
-    term = make_term(modem, sync=False)
-    term.write("AT+CSQ\r")            # 7 echo bytes + 20 answer bytes at 960 bytes/s
-    assert modem.wait_until(lambda: modem.lines_received == 1, 3)
-    assert term.quiet(0.1) == b""
-    clock.advance(7.5 / 960)
-    assert term.read_until(b"AT+CSQ\r") == b"AT+CSQ\r"
-    clock.advance(19 / 960)
-    assert term.quiet(0.1) == b""
-    clock.advance(1 / 960)
-    assert term.read_until(b"OK\r\n") == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
 
 
 def test_one_handle_at_a_time_and_url(make_modem: Callable[..., EmulatedModem],
