@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from gateway.config import Config, load_config
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 
 log = logging.getLogger("gateway.cli")
 
@@ -130,7 +130,15 @@ def build_runtime(config: Config, *, demo: bool = False, out: Any = sys.stdout) 
 
     power = None
     if profile.pwrkey_pin is not None:
-        power = GpioPowerKey(profile.pwrkey_pin, profile.pwrkey_active_high, pin_factory=pin_factory)
+        try:
+            power = GpioPowerKey(profile.pwrkey_pin, profile.pwrkey_active_high, pin_factory=pin_factory)
+        except Exception as exc:  # gpiozero raises its own tree (BadPinFactory, PinInvalidPin...)
+            rt.stop()
+            raise ConfigError(
+                f"modem.profile {profile.name} drives PWRKEY on BCM {profile.pwrkey_pin} but GPIO is not "
+                f"usable ({type(exc).__name__}: {exc}); install lgpio, set modem.pin_factory, or use a "
+                "profile without power.pwrkey_pin"
+            ) from None
         rt.on_stop(power.close)
 
     inbound = InboundHandler(store, config.inbound, receiver=receiver, clock=SYSTEM_CLOCK)
@@ -212,12 +220,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     print(f"simgate listening on http://{config.http.host}:{config.http.port}", flush=True)
     try:
-        server.run()
+        server.run()  # waitress returns (or raises) on KeyboardInterrupt: SIGINT and our SIGTERM
     except KeyboardInterrupt:
-        print("simgate stopping", flush=True)
+        pass
     finally:
+        print("simgate stopping", flush=True)
         server.close()
         rt.stop()
+        print("simgate stopped", flush=True)
     return 0
 
 
