@@ -13,7 +13,7 @@ import serial
 from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
 
 _names = itertools.count(1)
-FINAL = re.compile(rb"(\r\n(OK|ERROR|NO CARRIER|\+CM[ES] ERROR: [^\r]*)\r\n|\r\n> )$")
+FINAL = re.compile(rb"(\r\n(OK|ERROR|NO CARRIER|\+CM[ES] ERROR: [^\r]*)\r\n|\r\n> )")
 
 
 @pytest.fixture(autouse=True, scope="session")
