@@ -84,6 +84,12 @@ class AtChannel:
         self._stop.set()
         self.abort("channel closed")
         self._urcs.put(None)
+        cancel = getattr(self._port, "cancel_read", None)  # wakes a blocked read (POSIX, emu)
+        if cancel is not None:
+            try:
+                cancel()
+            except Exception:  # noqa: BLE001 - the read times out by itself anyway
+                log.debug("%s: cancel_read failed", self._name, exc_info=True)
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)

@@ -23,6 +23,7 @@ class ScriptedSerial:
         self._tx = ""
         self._cond = threading.Condition()
         self.fail_reads: Exception | None = None
+        self._cancelled = False
 
     # --- what the test controls --------------------------------------------------------------
 
@@ -47,8 +48,9 @@ class ScriptedSerial:
         with self._cond:
             if self.fail_reads is not None:
                 raise self.fail_reads
-            self._cond.wait_for(lambda: self._rx or not self.is_open or self.fail_reads,
-                                self.timeout)
+            self._cancelled = False
+            self._cond.wait_for(lambda: self._rx or not self.is_open or self.fail_reads
+                                or self._cancelled, self.timeout)
             if self.fail_reads is not None:
                 raise self.fail_reads
             data = bytes(self._rx[:size])
@@ -79,6 +81,11 @@ class ScriptedSerial:
 
     def flush(self) -> None:
         pass
+
+    def cancel_read(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:

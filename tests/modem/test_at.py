@@ -291,24 +291,26 @@ def _gammu_dumps(folder: str) -> list[Path]:
 
 
 def test_gammu_cmgr_dumps_frame_into_header_and_hex_body():
+    current = {"reply": ""}
+    port = ScriptedSerial(lambda chunk: current["reply"])
+    channel = AtChannel(port, Recorder(), name="gammu")
+    channel.start()
     checked = 0
-    for dump in _gammu_dumps("at-sms") + _gammu_dumps("at-sms-failing"):
-        lines = dump.read_text(encoding="latin-1").replace("\r", "").split("\n")
-        command, reply = lines[0].strip(), "\r\n".join(lines[1:]) + "\r\n"
-        if not command.startswith("AT+CMGR"):
-            continue
-        port = ScriptedSerial(table_responder({command + "\r": reply}))
-        channel = AtChannel(port, Recorder(), name="gammu")
-        channel.start()
-        try:
+    try:
+        for dump in _gammu_dumps("at-sms") + _gammu_dumps("at-sms-failing"):
+            lines = dump.read_text(encoding="latin-1").replace("\r", "").split("\n")
+            command = lines[0].strip()
+            if not command.startswith("AT+CMGR"):
+                continue
+            current["reply"] = "\r\n".join(lines[1:]) + "\r\n"
             response = channel.command(command, expect=["+CMGR"], timeout=1)
-        finally:
-            channel.close()
-        pairs = response.pairs("+CMGR")
-        assert len(pairs) == 1, dump
-        body = next(line for line in lines[2:] if line.strip())
-        # The body (hex, or broken text in at-sms-failing) stays the body, never the result.
-        assert pairs[0][1].upper() == body.strip().upper()
-        assert response.final == "OK"
-        checked += 1
+            pairs = response.pairs("+CMGR")
+            assert len(pairs) == 1, dump
+            body = next(line for line in lines[2:] if line.strip())
+            # The body (hex, or broken text in at-sms-failing) stays the body, never the result.
+            assert pairs[0][1].upper() == body.strip().upper(), dump
+            assert response.final == "OK"
+            checked += 1
+    finally:
+        channel.close()
     assert checked >= 40

@@ -39,7 +39,7 @@ def test_command_timeout_resyncs_and_reinitialises(make_rig):
 
 
 def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
-    rig = make_rig(pwrkey=True)
+    rig = make_rig(pwrkey=True, boot_timeout_s=0.5)
     assert rig.modem.wait_ready(5)
     rig.emu.faults.hang()
     rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
@@ -54,7 +54,7 @@ def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
 
 
 def test_without_pwrkey_the_ladder_stops_at_cfun_and_says_so(make_rig):
-    rig = make_rig(pwrkey=False)
+    rig = make_rig(pwrkey=False, boot_timeout_s=0.5)
     assert rig.modem.wait_ready(5)
     rig.emu.faults.hang()
     rig.listener.wait(lambda r: rig.modem.health().state is ModemState.FAILED, timeout=10)
@@ -67,7 +67,7 @@ def test_without_pwrkey_the_ladder_stops_at_cfun_and_says_so(make_rig):
 
 def test_silent_power_loss_needs_one_press_only(make_rig):
     """PWRKEY toggles: when the modem turns out to be off, the 'off' press switched it on."""
-    rig = make_rig(pwrkey=True)
+    rig = make_rig(pwrkey=True, boot_timeout_s=0.5)
     assert rig.modem.wait_ready(5)
     rig.emu.faults.power_off()
     rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
