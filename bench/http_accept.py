@@ -58,7 +58,7 @@ def run(total: int = 10_000, clients: int = 8) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMGATE_")}
-        env.update(SIMGATE_STATE_DIR=tmp, SIMGATE_HTTP_PORT=str(port), SIMGATE_EMULATOR_TIMING="fast",
+        env.update(SIMGATE_STATE_DIR=tmp, SIMGATE_HTTP_PORT=str(port), SIMGATE_EMULATOR_TIMING="real",
                    SIMGATE_LOG_LEVEL="WARNING")
         cmd = [sys.executable, "-m", "gateway.cli"]
         subprocess.run([*cmd, "user", "add", USER, "--password", PASSWORD], env=env, check=True, capture_output=True)

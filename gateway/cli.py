@@ -33,6 +33,8 @@ def _setup_logging(level: str) -> None:
     )
     # peewee logs every statement at DEBUG: too much even for a debugging session on a Pi.
     logging.getLogger("peewee").setLevel(logging.INFO)
+    # waitress warns on every queued request under load; the bench and /health say more.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -46,7 +46,8 @@ class ReportMatcher:
         msg = self.store.apply_status_report(number_suffix(report.recipient.number), report.reference, report.status, now)
         if msg is None:
             self.unmatched += 1
-            log.warning(
+            # Usually the report outran the recording of its own send; the store keeps it pending.
+            log.debug(
                 "status report TP-MR %d for %s (TP-ST 0x%02X) matches no sent part yet: kept pending",
                 report.reference, report.recipient.number, report.status,
             )

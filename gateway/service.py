@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
 from gateway.errors import DuplicateMessageIdError, EncodingError, MessageTooLongError, ValidationError
-from gateway.sms import SubmitOptions, encode_binary, encode_text, plan_text
+from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
 from gateway.statuses import (
     ACCEPTED_STATUS,
     NO_ERROR,
@@ -294,9 +294,10 @@ class Gateway:
             raise ValidationError("text: give either a text or binary data, not both", "text")
         sender = self._check_sender(req.sender)
         options = self._options(req)
+        plan: TextPlan | None = None
         if req.text is not None:
             try:
-                plan = plan_text(req.text, options)
+                plan = plan_text(req.text, options)  # once per request, framed per destination
                 text, encoding, too_long = plan.text, plan.encoding, None
                 sms_count = plan.sms_count
             except MessageTooLongError as exc:
@@ -334,7 +335,8 @@ class Gateway:
                             udh=req.udh, concat_ref=ref,
                         )
                     else:
-                        encoded = encode_text(to, req.text or "", options, concat_ref=ref)
+                        assert plan is not None
+                        encoded = encode_planned(to, plan, options, concat_ref=ref)
                 except MessageTooLongError:
                     encoded = []
                     state, status_name = MessageState.REJECTED, "REJECTED_MESSAGE_TOO_LONG"
