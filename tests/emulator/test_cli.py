@@ -107,3 +107,16 @@ def test_run_refuses_a_second_emulator(host: EmulatorHost,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("emulator", "run", "--state-dir", str(host.state_dir)) == 2
     assert "already running" in capsys.readouterr().err
+
+
+def test_docs_name_every_subcommand_fault_and_timing_field() -> None:
+    import dataclasses
+
+    from gateway.emulator.faults import FAULT_KINDS
+    docs = (REPO / "docs" / "emulator.md").read_text()
+    for sub in ("run", "inject", "status", "fault", "outcome"):
+        assert f"simgate emulator {sub}" in docs or f"[{sub}]" in docs, sub
+    for kind in FAULT_KINDS:
+        assert f"`{kind}(" in docs or f"`{kind}()`" in docs or f"/ `{kind}()`" in docs, kind
+    for timing_field in dataclasses.fields(Timing):
+        assert timing_field.name in docs, timing_field.name
