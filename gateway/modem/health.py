@@ -95,6 +95,7 @@ class ModemHealth:
     ber: int | None = None
     registration: Registration = Registration.UNKNOWN
     operator: str | None = None
+    network_mode: str | None = None  # SIM7600 AT+CPSI?: "LTE", "GSM", "NO SERVICE"...
     sim: SimState = SimState.UNKNOWN
     last_error: str | None = None
     last_seen: datetime | None = None

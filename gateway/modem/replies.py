@@ -85,6 +85,11 @@ def parse_cops(value: str) -> str | None:
     return None
 
 
+def parse_cpsi_mode(value: str) -> str:
+    """SIM7600 ``+CPSI: LTE,Online,...`` -> "LTE"; "NO SERVICE" when unregistered."""
+    return split_fields(value)[0].upper() or "UNKNOWN"
+
+
 def parse_cpsi_online(value: str) -> bool:
     """SIM7600 ``+CPSI: LTE,Online,...``: False for ``NO SERVICE`` or an offline mode."""
     fields = split_fields(value)

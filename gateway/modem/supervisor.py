@@ -19,7 +19,7 @@ from gateway.modem.errors import ModemRebootedError, ReplyFormatError
 from gateway.modem.health import EventKind, ModemState, SimState
 from gateway.modem.inbox import Inbox
 from gateway.modem.recovery import LadderExhausted, PoweredDown, Recovery, is_power_down
-from gateway.modem.replies import parse_cops, parse_csq, split_fields
+from gateway.modem.replies import parse_cops, parse_cpsi_mode, parse_csq, split_fields
 from gateway.modem.session import (SessionInfo, configure_sms, query_registration, query_sim,
                                    read_identity, unlock_sim, wait_sms_ready)
 
@@ -324,6 +324,12 @@ class Supervisor:
                 "AT+COPS?", expect=("+COPS",), timeout=t).first("+COPS") or "")
         except (CmsError, CmeError, AtCommandError) as exc:
             log.debug("AT+COPS?: %s", exc)
+        if self.m.profile.lte:
+            try:
+                changes["network_mode"] = parse_cpsi_mode(channel.command(
+                    "AT+CPSI?", expect=("+CPSI",), timeout=t).first("+CPSI") or "")
+            except (CmsError, CmeError, AtCommandError) as exc:
+                log.debug("AT+CPSI?: %s", exc)
         self.m.update_health(**changes)
 
     def _derive_state(self) -> None:

@@ -97,7 +97,8 @@ def test_unsolicited_cmt_without_a_command(rig):
 
 
 def test_a_plus_line_the_command_does_not_expect_is_a_urc(rig):
-    channel, _, urcs = rig(table_responder({"AT+CPIN?\r": "\r\n+CREG: 1\r\n+CPIN: READY\r\nOK\r\n"}))
+    reply = "\r\n+CREG: 1\r\n+CPIN: READY\r\nOK\r\n"
+    channel, _, urcs = rig(table_responder({"AT+CPIN?\r": reply}))
     assert channel.command("AT+CPIN?", expect=["+CPIN"]).values("+CPIN") == ["READY"]
     (urc,) = urcs.wait_for(1)
     assert urc.kind is UrcKind.REGISTRATION
@@ -213,7 +214,8 @@ def test_garbage_bytes_are_dropped(rig):
     assert channel.command("AT").final == "OK"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.binary(max_size=64))
 def test_any_garbage_then_a_fresh_line_still_frames_the_next_answer(rig, garbage):
     channel, port, _ = rig(table_responder({"AT+CSQ\r": "\r\n+CSQ: 9,99\r\n\r\nOK\r\n"}))
@@ -223,7 +225,8 @@ def test_any_garbage_then_a_fresh_line_still_frames_the_next_answer(rig, garbage
 
 
 def test_raw_information_lines_join_the_answer_and_banners_do_not(rig):
-    channel, _, urcs = rig(table_responder({"AT+CGSN\r": "\r\n866123456789012\r\nCall Ready\r\nOK\r\n"}))
+    reply = "\r\n866123456789012\r\nCall Ready\r\nOK\r\n"
+    channel, _, urcs = rig(table_responder({"AT+CGSN\r": reply}))
     assert channel.command("AT+CGSN").text == "866123456789012"
     assert urcs.wait_for(1)[0].kind is UrcKind.BOOT
 

@@ -37,8 +37,10 @@ def test_start_brings_the_modem_up_and_reports_health(make_rig):
 def test_sim7600_profile_comes_up_too(make_rig):
     rig = make_rig("sim7600")
     assert rig.modem.wait_ready(5)
-    assert rig.modem.health().model.startswith("SIMCOM_SIM7600")
-    assert rig.modem.health().iccid.startswith("89")
+    health = rig.modem.health()
+    assert health.model.startswith("SIMCOM_SIM7600") and health.iccid.startswith("89")
+    assert health.network_mode == "LTE" and health.registration is Registration.HOME
+    assert rig.emu.s.cereg == 1          # LTE registration URCs enabled too
 
 
 def test_send_returns_tp_mr_and_the_network_gets_it(make_rig):

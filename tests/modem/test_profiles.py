@@ -27,7 +27,8 @@ def test_waveshare_sim7600_ships():
 
 def test_user_profile_in_toml_without_code(tmp_path: Path):
     (tmp_path / "nadhat.toml").write_text(
-        'model = "sim800"\n[power]\npwrkey_pin = 26\npulse_on_s = 1\n[serial]\nport = "/dev/ttyAMA0"\n')
+        'model = "sim800"\n[power]\npwrkey_pin = 26\npulse_on_s = 1\n'
+        '[serial]\nport = "/dev/ttyAMA0"\n')
     p = load_profile("nadhat", search_dirs=[tmp_path])
     assert (p.name, p.pwrkey_pin, p.pulse_on_s, p.port, p.power_off_command) == (
         "nadhat", 26, 1.0, "/dev/ttyAMA0", "AT+CPOWD=1")

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from gateway.modem.errors import ReplyFormatError
 from gateway.modem.health import Registration, SimState
 from gateway.modem.replies import (choose_cnmi, choose_storage, parse_cmgl_header, parse_cops,
-                                   parse_cpin, parse_cpsi_online, parse_csq, parse_memory_index,
-                                   parse_ranges, parse_registration, parse_storage_options,
-                                   pdu_kind, split_fields)
+                                   parse_cpin, parse_cpsi_mode, parse_cpsi_online, parse_csq,
+                                   parse_memory_index, parse_ranges, parse_registration,
+                                   parse_storage_options, pdu_kind, split_fields)
 
 GAMMU = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gammu"
 
@@ -89,7 +89,8 @@ def test_cnmi_choice_within_what_the_modem_offers(test_reply, cnmi):
 
 
 @pytest.mark.parametrize("value, rssi, dbm, ber", [
-    ("17,99", 17, -79, None), ("99,99", None, None, None), ("0,0", 0, -113, 0), ("31,7", 31, -51, 7),
+    ("17,99", 17, -79, None), ("99,99", None, None, None), ("0,0", 0, -113, 0),
+    ("31,7", 31, -51, 7),
 ])
 def test_csq(value, rssi, dbm, ber):
     signal = parse_csq(value)
@@ -105,7 +106,8 @@ def test_csq_malformed(value):
 @pytest.mark.parametrize("value, query, expected", [
     ("1", False, Registration.HOME), ("5", False, Registration.ROAMING),
     ('2,"5E25","605F"', False, Registration.SEARCHING), ("3", False, Registration.DENIED),
-    ("0,0", True, Registration.NOT_REGISTERED), ("2,1,\"5E25\",\"605F\",7", True, Registration.HOME),
+    ("0,0", True, Registration.NOT_REGISTERED),
+    ("2,1,\"5E25\",\"605F\",7", True, Registration.HOME),
     ("1,4", True, Registration.UNKNOWN), ("0,6", True, Registration.HOME),
 ])
 def test_registration_forms(value, query, expected):
@@ -118,6 +120,8 @@ def test_cops_cpsi_cpin_cmgl_cmti():
     assert parse_cpsi_online("LTE,Online,404-45,0x21F9,322642,453,EUTRAN-BAND40,39275,4,4,-168,"
                              "-1126,-773,7")
     assert not parse_cpsi_online("NO SERVICE,Online")
+    assert parse_cpsi_mode("LTE,Online,404-45,0x21F9") == "LTE"
+    assert parse_cpsi_mode("NO SERVICE,Online") == "NO SERVICE" and parse_cpsi_mode("") == "UNKNOWN"
     assert [parse_cpin(v) for v in ("READY", "SIM PIN", "SIM PUK", "NOT INSERTED", "NOT READY",
                                     "PH-NET PIN")] == [
         SimState.READY, SimState.PIN_REQUIRED, SimState.PUK_REQUIRED, SimState.ABSENT,

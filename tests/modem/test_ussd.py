@@ -26,7 +26,8 @@ def cusd(name: str) -> str:
                                  "CallNow Transfer"),
     ("04-unknown.dump", 2, 0, "Maaf, permintaan Anda tidak dapat kami proses. Silakan coba "
                               "beberapa saat lagi."),
-    ("issue109-E3276.dump", 0, 72, "Для справки о балансе наберите *105#. Услуга бесплатна."),
+    ("issue109-E3276.dump", 0, 72,
+     "Для справки о балансе наберите *105#. Услуга бесплатна."),
     ("issue178-dell.dump", 0, 15, "On DATA Pack u have 3Gb 817Mb 169kb valid until 21/05/2016   "
                                   "upto time of data recharge done by u."),
     ("issue377-HE910-D.dump", 2, 17, "رصيدك 107.93 د.ل،الصلاحية  2018-11-09"),
