@@ -78,24 +78,14 @@ def cmd_accepted(m: "EmulatedModem", c: Command) -> Result:
     return Result()
 
 
-@handles("Z")
-def cmd_reset_profile(m: "EmulatedModem", c: Command) -> Result:
+@handles("Z", "&F", "&W")
+def cmd_profile(m: "EmulatedModem", c: Command) -> Result:
+    """ATZ restores the AT&W profile, AT&F the factory one; AT&W saves the current settings."""
     flag(m, c, range(1))
-    m.s = replace(m.saved)
-    return Result()
-
-
-@handles("&F")
-def cmd_factory(m: "EmulatedModem", c: Command) -> Result:
-    flag(m, c, range(1))
-    m.s = replace(m.factory)
-    return Result()
-
-
-@handles("&W")
-def cmd_save(m: "EmulatedModem", c: Command) -> Result:
-    flag(m, c, range(1))
-    m.saved = replace(m.s)
+    if c.name == "&W":
+        m.saved = replace(m.s)
+    else:
+        m.s = replace(m.saved if c.name == "Z" else m.factory)
     return Result()
 
 
@@ -184,7 +174,8 @@ HANDLERS["+CCID"] = HANDLERS["+CICCID"] = cmd_iccid
 
 # --- settings ------------------------------------------------------------------------------------
 
-def _setting(attr: str, test: str, allowed: Callable[["EmulatedModem"], set[int]]) -> Handler:
+def setting(attr: str, test: str, allowed: set[int]) -> Handler:
+    """A numeric setting with test, read and set forms, e.g. AT+CMEE."""
     def handler(m: "EmulatedModem", c: Command) -> Result:
         if c.kind is Kind.TEST:
             return info(test)
@@ -192,7 +183,7 @@ def _setting(attr: str, test: str, allowed: Callable[["EmulatedModem"], set[int]
             return info(f"{c.name}: {getattr(m.s, attr)}")
         if c.kind is Kind.SET:
             value = c.int_arg(0)
-            if value not in allowed(m):
+            if value not in allowed:
                 return m.error()
             setattr(m.s, attr, value)
             return Result()
@@ -200,7 +191,7 @@ def _setting(attr: str, test: str, allowed: Callable[["EmulatedModem"], set[int]
     return handler
 
 
-HANDLERS["+CMEE"] = _setting("cmee", "+CMEE: (0-2)", lambda m: {0, 1, 2})
+HANDLERS["+CMEE"] = setting("cmee", "+CMEE: (0-2)", {0, 1, 2})
 
 
 @handles("+CSCS")

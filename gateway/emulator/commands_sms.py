@@ -10,7 +10,7 @@ import string
 from typing import TYPE_CHECKING
 
 from gateway.emulator.atparse import Command, Kind
-from gateway.emulator.commands_basic import Handler, info, sim_error
+from gateway.emulator.commands_basic import Handler, info, setting, sim_error
 from gateway.emulator.result import Result
 from gateway.emulator.storage import Memory, Stat, StorageFull, StoredMessage
 from gateway.errors import PduError
@@ -45,16 +45,8 @@ def memory(m: "EmulatedModem", name: str) -> Memory:
     return m.storage[real]
 
 
-@sms_command("+CMGF")
-def cmd_cmgf(m: "EmulatedModem", c: Command) -> Result:
-    if c.kind is Kind.TEST:
-        return info("+CMGF: (0,1)")
-    if c.kind is Kind.READ:
-        return info(f"+CMGF: {m.s.cmgf}")
-    if c.kind is Kind.SET and c.int_arg(0, 0) in (0, 1):
-        m.s.cmgf = c.int_arg(0, 0) or 0
-        return Result()
-    return m.error()
+sms_command("+CMGF")(setting("cmgf", "+CMGF: (0,1)", {0, 1}))
+sms_command("+CMMS")(setting("cmms", "+CMMS: (0-2)", {0, 1, 2}))
 
 
 @sms_command("+CSCA")
@@ -147,18 +139,6 @@ def cmd_csmp(m: "EmulatedModem", c: Command) -> Result:
     return m.error()
 
 
-@sms_command("+CMMS")
-def cmd_cmms(m: "EmulatedModem", c: Command) -> Result:
-    if c.kind is Kind.TEST:
-        return info("+CMMS: (0-2)")
-    if c.kind is Kind.READ:
-        return info(f"+CMMS: {m.s.cmms}")
-    if c.kind is Kind.SET and c.int_arg(0, 0) in (0, 1, 2):
-        m.s.cmms = c.int_arg(0, 0) or 0
-        return Result()
-    return m.error()
-
-
 @sms_command("+CSDH", "+CSAS", "+CRES")
 def cmd_text_mode_settings(m: "EmulatedModem", c: Command) -> Result:
     return Result()
@@ -194,17 +174,23 @@ def cmd_cmgw(m: "EmulatedModem", c: Command) -> Result:
     return Result(prompt=("cmgw", _pdu_length_arg(m, c), stat))
 
 
-@sms_command("+CMSS")
-def cmd_cmss(m: "EmulatedModem", c: Command) -> Result:
-    if c.kind is Kind.TEST:
-        return Result()
+def _stored(m: "EmulatedModem", c: Command, slot: int
+            ) -> tuple[Memory, int, StoredMessage] | Result:
+    """The message AT+CMSS / AT+CMGR name in CPMS memory ``slot``, or the answer to give."""
     if c.kind is not Kind.SET:
-        return m.error()
-    mem = memory(m, m.s.cpms[1])
+        return Result() if c.kind is Kind.TEST else m.error()
+    mem = memory(m, m.s.cpms[slot])
     index = c.int_arg(0)
     stored = mem.get(index) if index is not None else None
-    if stored is None:
-        return m.cms(321)
+    return m.cms(321) if index is None or stored is None else (mem, index, stored)
+
+
+@sms_command("+CMSS")
+def cmd_cmss(m: "EmulatedModem", c: Command) -> Result:
+    found = _stored(m, c, 1)
+    if isinstance(found, Result):
+        return found
+    mem, index, stored = found
     submit = _decode_submit(stored.pdu)
     if submit is None:
         return m.cms(304)
@@ -236,15 +222,10 @@ def cmd_cmgl(m: "EmulatedModem", c: Command) -> Result:
 
 @sms_command("+CMGR")
 def cmd_cmgr(m: "EmulatedModem", c: Command) -> Result:
-    if c.kind is Kind.TEST:
-        return Result()
-    if c.kind is not Kind.SET:
-        return m.error()
-    mem = memory(m, m.s.cpms[0])
-    index = c.int_arg(0)
-    msg = mem.get(index) if index is not None else None
-    if msg is None:
-        return m.cms(321)
+    found = _stored(m, c, 0)
+    if isinstance(found, Result):
+        return found
+    mem, index, msg = found
     if msg.stat is Stat.REC_UNREAD and c.int_arg(1, 0) == 0:
         mem.set_stat(index, Stat.REC_READ)
     return info(f"+CMGR: {int(msg.stat)},,{msg.tpdu_length}", msg.pdu)
