@@ -38,13 +38,19 @@ def test_command_timeout_resyncs_and_reinitialises(make_rig):
     assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
 
 
-def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
+def power_cycled_after(make_rig, fault: str):
+    """A ready modem, the fault, then wait until the ladder's PWRKEY step brought it back."""
     rig = make_rig(pwrkey=True, boot_timeout_s=0.5)
     assert rig.modem.wait_ready(5)
-    rig.emu.faults.hang()
+    getattr(rig.emu.faults, fault)()
     rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
     rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2, timeout=10)
     assert rig.modem.wait_ready(5)
+    return rig
+
+
+def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
+    rig = power_cycled_after(make_rig, "hang")
     assert steps(rig) == ["step 1: re-sync (ESC, AT)", "step 3: AT+CFUN=1,1",
                           "step 4: PWRKEY power cycle"]
     assert presses(rig) == 2                 # off, then on
@@ -66,11 +72,7 @@ def test_without_pwrkey_the_ladder_stops_at_cfun_and_says_so(make_rig):
 
 def test_silent_power_loss_needs_one_press_only(make_rig):
     """PWRKEY toggles: when the modem turns out to be off, the 'off' press switched it on."""
-    rig = make_rig(pwrkey=True, boot_timeout_s=0.5)
-    assert rig.modem.wait_ready(5)
-    rig.emu.faults.power_off()
-    rig.listener.wait(lambda r: "step 4: PWRKEY power cycle" in steps(rig), timeout=10)
-    rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2, timeout=10)
+    rig = power_cycled_after(make_rig, "power_off")
     assert presses(rig) == 1
     assert rig.emu.power_state != "off"
 
