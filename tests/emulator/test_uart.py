@@ -1,10 +1,14 @@
 """The UART side: echo, V0/V1/Q1 framing, backspace, A/, latency, queued input, baud rate."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gateway.clock import ManualClock
-from gateway.emulator import EmulatedModem, Timing
+from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
 
 from .conftest import Term
 
@@ -84,3 +88,26 @@ def test_baud_throttling_models_a_uart(make_modem: Callable[..., EmulatedModem],
     assert term.quiet(0.1) == b""
     clock.advance(1 / 960)
     assert term.read_until(b"OK\r\n") == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
+
+
+_fuzz_names = itertools.count()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=60) | st.text(alphabet="AaTt+CMGSLRENVZ&=?;,\"01249\r\n\x08\x1a\x1b ",
+                                         max_size=60).map(str.encode))
+def test_any_input_leaves_a_working_modem(noise: bytes) -> None:
+    """Garbage, half commands, prompts and control bytes: the modem still answers afterwards.
+    (The alphabet cannot spell a power-off or AT+CFUN, which would be answers, not failures.)"""
+    network = VirtualNetwork()
+    modem = EmulatedModem("sim800", "+447700900001", network, Timing.fast(),
+                          name=f"fuzz{next(_fuzz_names)}")
+    term = Term(modem)
+    try:
+        term.write(b"AT\r" + noise)
+        term.write(b"\x1b\r\x1b\rAT&F\rAT&F\r")     # the first may run with echo off
+        assert term.read_until(b"AT&F\r\r\nOK\r\n", timeout=5).endswith(b"OK\r\n")
+    finally:
+        term.close()
+        modem.close()
+        network.close()
