@@ -113,31 +113,6 @@ def test_incoming_sms_cmti_read_handed_over_then_deleted(make_rig):
     assert rig.modem.health().counters.received == 1
 
 
-def test_sms_stored_before_start_is_read_at_start(make_rig):
-    rig = make_rig(start=False)
-    rig.emu.inject_sms("+447700900555", "while you were away")
-    rig.emu.inject_sms("+447700900556", "and another")
-    assert rig.emu.wait_until(lambda: len(rig.emu.storage["SM"].listing(None)) == 2, 2)
-    rig.modem.start()
-    rig.listener.wait(lambda r: len(r.delivered) == 2)
-    assert sorted(decode_pdu(p).text for p in rig.listener.delivered) == [
-        "and another", "while you were away"]
-    assert rig.emu.wait_until(lambda: not rig.emu.storage["SM"].listing(None), 2)
-
-
-def test_listener_failure_leaves_the_sms_stored_for_the_next_scan(make_rig):
-    rig = make_rig(settings=FAST.__class__(**{**FAST.__dict__, "rescan_interval_s": 0.2}))
-    assert rig.modem.wait_ready(5)
-    rig.listener.fail_deliver = True
-    rig.emu.inject_sms("+447700900555", "keep me")
-    rig.listener.wait(lambda r: r.details(EventKind.ERROR))
-    assert len(rig.emu.storage["SM"].listing(None)) == 1      # still on the SIM
-    rig.listener.fail_deliver = False
-    rig.listener.wait(lambda r: len(r.delivered) == 1)        # the rescan found it
-    assert decode_pdu(rig.listener.delivered[0]).text == "keep me"
-    assert rig.emu.wait_until(lambda: not rig.emu.storage["SM"].listing(None), 2)
-
-
 def test_status_report_inline_cds(make_rig):
     rig = make_rig("sim800")
     assert rig.modem.wait_ready(5)
@@ -170,66 +145,6 @@ def test_routed_cmt_with_csms_1_is_acknowledged(make_rig, caplog):
     assert decode_pdu(rig.listener.delivered[0]).text == "routed"
     assert not rig.emu.storage["SM"].listing(None)      # mt=2: never stored
     assert rig.emu.s.cnmi[1] == 2                        # acked in time: routing kept
-
-
-def test_network_lost_holds_sends_until_registered_again(make_rig):
-    rig = make_rig()
-    assert rig.modem.wait_ready(5)
-    rig.emu.faults.deregister()
-    rig.listener.wait(lambda r: rig.modem.health().state is ModemState.NO_NETWORK)
-    (part,) = parts("later")
-    with pytest.raises(ModemUnavailableError):
-        rig.modem.send(part.pdu, part.tpdu_length)
-    assert rig.modem.health().registration is Registration.NOT_REGISTERED
-    rig.emu.faults.register()
-    assert rig.modem.wait_ready(5)
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0
-
-
-def test_sim_removed_makes_health_red_and_sends_unavailable(make_rig):
-    rig = make_rig()
-    assert rig.modem.wait_ready(5)
-    rig.emu.faults.remove_sim()
-    rig.listener.wait(lambda r: rig.modem.health().state is ModemState.NO_SIM)
-    health = rig.modem.health()
-    assert health.sim is SimState.ABSENT and not health.ok
-    assert any("absent" in d for d in rig.listener.details(EventKind.SIM))
-    (part,) = parts("held")
-    with pytest.raises(ModemUnavailableError):
-        rig.modem.send(part.pdu, part.tpdu_length)
-    rig.emu.faults.insert_sim()
-    assert rig.modem.wait_ready(5)
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0
-
-
-def test_pin_is_entered_once_when_required(make_rig, caplog):
-    settings = FAST.__class__(**{**FAST.__dict__, "pin": "1234"})
-    with caplog.at_level(logging.DEBUG, logger="gateway.modem.at"):
-        rig = make_rig(settings=settings, emu_kwargs={"pin": "1234"})
-        assert rig.modem.wait_ready(5)
-    sent = [m for m in rig.at_log(caplog) if 'AT+CPIN="' in m and ">>" in m]
-    assert len(sent) == 1
-
-
-def test_wrong_pin_is_tried_once_and_never_again(make_rig, caplog):
-    settings = FAST.__class__(**{**FAST.__dict__, "pin": "0000"})
-    with caplog.at_level(logging.DEBUG, logger="gateway.modem.at"):
-        rig = make_rig(settings=settings, emu_kwargs={"pin": "1234"})
-        rig.listener.wait(lambda r: any("rejected" in d for d in r.details(EventKind.SIM)))
-        rig.listener.wait(lambda r: rig.modem.health().state is ModemState.NO_SIM)
-        rig.emu.faults.reset()            # even after a reboot: no second attempt
-        rig.listener.wait(lambda r: rig.modem.health().counters.reboots >= 1 or
-                          len([m for m in rig.at_log(caplog) if "AT+CPIN?" in m]) > 6)
-    assert len([m for m in rig.at_log(caplog) if 'AT+CPIN="' in m and ">>" in m]) == 1
-    assert rig.emu.pin_attempts == 2
-
-
-def test_no_pin_sent_when_the_sim_is_ready(make_rig, caplog):
-    settings = FAST.__class__(**{**FAST.__dict__, "pin": "1234"})
-    with caplog.at_level(logging.DEBUG, logger="gateway.modem.at"):
-        rig = make_rig(settings=settings)
-        assert rig.modem.wait_ready(5)
-    assert not [m for m in rig.at_log(caplog) if 'AT+CPIN="' in m]
 
 
 def test_ussd_balance(make_rig):
