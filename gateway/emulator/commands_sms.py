@@ -290,7 +290,7 @@ def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> R
     if not m.registered():
         return m.cms(331)
     now = m.clock.monotonic()
-    latency = m.timing.cmgs_latency
+    latency = m.timing.cmgs_latency + m.random.uniform(0.0, m.timing.cmgs_jitter)
     if m.s.cmms and m.last_send_end is not None and now - m.last_send_end <= 5.0:
         latency *= m.timing.cmms_factor
     code = m.faults.take_cms_error()

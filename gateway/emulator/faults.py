@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gateway.emulator.modem import EmulatedModem
 
-FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "deregister", "register",
+FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", "deregister",
+               "register",
                "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc")
+
+
+RANDOM_CMS_CODES = (38, 41, 42, 47, 111, 331, 332, 500)
+"""The network-side failures real sends see (HARDWARE.md section 8, item 6)."""
 
 
 class FaultPlan:
@@ -20,6 +25,8 @@ class FaultPlan:
         self._modem = modem
         self._cms: list[int] = []
         self._in_doubt = 0
+        self._cms_rate = 0.0
+        self._cms_codes: tuple[int, ...] = RANDOM_CMS_CODES
 
     def no_answer(self, seconds: float) -> None:
         """Ignore everything the host writes for ``seconds`` (no echo, no result)."""
@@ -43,8 +50,20 @@ class FaultPlan:
         with self._modem.lock:
             self._cms.extend([int(code)] * int(count))
 
+    def cms_error_rate(self, rate: float, codes: tuple[int, ...] = RANDOM_CMS_CODES) -> None:
+        """From now on each send fails with probability ``rate``, a code drawn from ``codes``."""
+        if not 0.0 <= rate <= 1.0 or not codes:
+            raise ValueError("rate must be within 0..1 and codes not empty")
+        with self._modem.lock:
+            self._cms_rate, self._cms_codes = float(rate), tuple(int(c) for c in codes)
+
     def take_cms_error(self) -> int | None:
-        return self._cms.pop(0) if self._cms else None
+        if self._cms:
+            return self._cms.pop(0)
+        rng = self._modem.random
+        if self._cms_rate and rng.random() < self._cms_rate:
+            return rng.choice(self._cms_codes)
+        return None
 
     def in_doubt(self, count: int = 1) -> None:
         """The next ``count`` sends reach the network, but the host never gets +CMGS."""
@@ -125,6 +144,10 @@ class FaultPlan:
             self.no_answer(float(args[0]) if args else 10.0)
         elif kind == "garbage":
             self.garbage(bytes.fromhex(args[0]) if args else b"\xff\xfe\x00garbage\xfd")
+        elif kind == "cms_error_rate":
+            if not args:
+                raise ValueError("cms_error_rate needs the rate (0..1) and optionally codes")
+            self.cms_error_rate(float(args[0]), tuple(int(a) for a in args[1:]) or RANDOM_CMS_CODES)
         elif kind in ("cms_errors", "in_doubt"):
             numbers = [int(a) for a in args]
             if kind == "cms_errors":

@@ -9,6 +9,7 @@ All state changes happen under one lock, all timed work on the modem's one sched
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import weakref
@@ -59,6 +60,8 @@ class EmulatedModem(UartMixin):
         self.store_inbound = store_inbound
         self.signal = (20, 0)
         self.identity = _identity(msisdn)
+        self.random = random.Random(msisdn)
+        """Jitter and random faults: seeded by the number, so runs repeat."""
         caps = dict(self.profile.capacity) | (capacity or {})
         self.storage = MessageStorage(caps, self.profile.index_base)
         self.sent: list[SentRecord] = []

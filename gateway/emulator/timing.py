@@ -20,6 +20,8 @@ class Timing:
     """Seconds between ``AT+CMGS=<n>`` / ``AT+CMGW=<n>`` and the ``> `` prompt."""
     cmgs_latency: float = 0.0
     """Seconds between Ctrl-Z and ``+CMGS: <mr>`` (the radio round trip to the SMSC)."""
+    cmgs_jitter: float = 0.0
+    """Up to this many seconds more, drawn uniformly per send (seeded per modem: repeatable)."""
     cmms_factor: float = 1.0
     """Multiplier on ``cmgs_latency`` for a send within 5 s of the previous one while AT+CMMS>0."""
     network_delay: float = 0.0
@@ -58,7 +60,8 @@ class Timing:
     @classmethod
     def real(cls) -> "Timing":
         """Close to the hardware: SIM800 on 2G, 115200 baud UART (HARDWARE.md sections 1 and 5)."""
-        return cls(command_latency=0.02, prompt_delay=0.1, cmgs_latency=3.0, cmms_factor=0.6,
+        return cls(command_latency=0.02, prompt_delay=0.1, cmgs_latency=2.0, cmgs_jitter=6.0,
+                   cmms_factor=0.6,
                    network_delay=5.0, report_delay=10.0, ussd_delay=2.5, boot_time=None,
                    power_off_delay=1.5, cnma_timeout=17.0, redelivery_delay=30.0, baud=115200)
 

@@ -149,6 +149,7 @@ def test_urc_mid_command_and_at_prompt(make_modem: Callable[..., EmulatedModem],
     ("hang", [], lambda m: m.hung),
     ("remove_sim", [], lambda m: not m.sim_present),
     ("no_answer", ["5"], lambda m: m.silent_until > 0),
+    ("cms_error_rate", ["1", "42"], lambda m: m.faults.take_cms_error() == 42),
 ])
 def test_apply_from_strings(make_modem: Callable[..., EmulatedModem], kind: str, args: list[str],
                             check: Callable[[EmulatedModem], bool]) -> None:
@@ -158,8 +159,42 @@ def test_apply_from_strings(make_modem: Callable[..., EmulatedModem], kind: str,
 
 
 @pytest.mark.parametrize(("kind", "args"), [("explode", []), ("urc", []), ("reset", ["1"]),
-                                            ("cms_errors", ["x"])])
+                                            ("cms_errors", ["x"]), ("cms_error_rate", []),
+                                            ("cms_error_rate", ["2"])])
 def test_apply_rejects_bad_requests(make_modem: Callable[..., EmulatedModem], kind: str,
                                     args: list[str]) -> None:
     with pytest.raises(ValueError):
         make_modem().faults.apply(kind, args)
+
+
+def test_random_cms_error_rate_is_repeatable(make_modem: Callable[..., EmulatedModem],
+                                             make_term: Callable[..., Term]) -> None:
+    outcomes = []
+    for _ in range(2):
+        term = make_term(make_modem(msisdn="+447700900042"))
+        term.modem.faults.cms_error_rate(0.5, (41, 47))
+        answers = []
+        for _ in range(20):
+            start_send(term)
+            answers.append(term.read_until(RESULT))
+        outcomes.append(answers)
+        term.modem.close()
+    assert outcomes[0] == outcomes[1]                   # seeded by the number
+    codes = {a for a in outcomes[0] if a.startswith(b"\r\n+CMS")}
+    assert codes == {b"\r\n+CMS ERROR: 41\r\n", b"\r\n+CMS ERROR: 47\r\n"}
+    assert 3 <= sum(a.startswith(b"\r\n+CMGS") for a in outcomes[0]) <= 17
+    with pytest.raises(ValueError):
+        term.modem.faults.cms_error_rate(1.5)
+
+
+def test_cmgs_jitter_stays_within_bounds(make_modem: Callable[..., EmulatedModem],
+                                         make_term: Callable[..., Term]) -> None:
+    clock = ManualClock()
+    term = make_term(make_modem(clock=clock,
+                                timing=Timing.fast().replace(cmgs_latency=2.0, cmgs_jitter=6.0)))
+    start_send(term)
+    assert term.modem.wait_until(lambda: term.modem.busy, 3)
+    clock.advance(1.99)
+    assert term.quiet() == b""
+    clock.advance(6.02)
+    assert term.read_until(RESULT) == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
