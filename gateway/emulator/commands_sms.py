@@ -14,7 +14,7 @@ from gateway.emulator.commands_basic import Handler, info, setting, sim_error
 from gateway.emulator.result import Result
 from gateway.emulator.storage import Memory, Stat, StorageFull, StoredMessage
 from gateway.errors import PduError
-from gateway.sms import decode_pdu, tpdu_length
+from gateway.sms import decode_pdu, encode_submit, tpdu_length
 
 if TYPE_CHECKING:
     from gateway.emulator.modem import EmulatedModem
@@ -191,10 +191,18 @@ def cmd_cmss(m: "EmulatedModem", c: Command) -> Result:
     if isinstance(found, Result):
         return found
     mem, index, stored = found
-    submit = _decode_submit(stored.pdu)
+    pdu = stored.pdu
+    submit = _decode_submit(pdu)
     if submit is None:
         return m.cms(304)
-    return send_submit(m, stored.pdu, submit, "+CMSS", lambda: mem.set_stat(index, Stat.STO_SENT))
+    if c.str_arg(1):   # AT+CMSS=<index>,<da>[,<toda>]: the same message to another number
+        pdu = encode_submit(c.str_arg(1) or "", dcs=submit.dcs, user_data=submit.user_data,
+                            udl=submit.udl, udhi=submit.udhi, pid=submit.pid,
+                            status_report=submit.status_report_requested,
+                            reject_duplicates=submit.reject_duplicates,
+                            validity=submit.validity, smsc=submit.smsc)
+        submit = decode_pdu(pdu)
+    return send_submit(m, pdu, submit, "+CMSS", lambda: mem.set_stat(index, Stat.STO_SENT))
 
 
 _STATS = {0: Stat.REC_UNREAD, 1: Stat.REC_READ, 2: Stat.STO_UNSENT, 3: Stat.STO_SENT, 4: None}

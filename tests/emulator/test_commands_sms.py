@@ -201,6 +201,9 @@ def test_cmgw_then_cmss_sends_and_marks_sent(sim800: Term) -> None:
     assert sim800.modem.sent[0].text == "stored"
     assert sim800.at("AT+CMGL=3").startswith(f"\r\n+CMGL: {index},3,,".encode())
     assert sim800.at("AT+CMSS=9") == b"\r\n+CMS ERROR: 321\r\n"
+    assert sim800.at(f'AT+CMSS={index},"+447700900777",145') == b"\r\n+CMSS: 1\r\n\r\nOK\r\n"
+    assert [(r.destination, r.text) for r in sim800.modem.sent] == [
+        (PEER, "stored"), ("+447700900777", "stored")]
 
 
 def test_cmgl_stat_filter_read_marking_and_cmgd_delflags(sim800: Term) -> None:
