@@ -1,9 +1,9 @@
 """The emulated modem: a byte stream in, a byte stream out, and the state a real SIMCom keeps.
 
-This module owns the UART side (echo, line assembly, the ``> `` prompt, result framing, V0/V1,
-latency, baud throttling), the power FSM (OFF -> BOOTING -> READY with the model's banners,
-autobaud, PWRKEY) and the state the command handlers read and change. The handlers themselves
-live in ``commands_basic`` and ``commands_sms``; the world outside the radio in ``network``.
+This module owns the public API, the power FSM (OFF -> BOOTING -> READY with the model's
+banners, autobaud, PWRKEY), registration and the state the command handlers read and change.
+The UART side is ``uart``; the handlers are ``commands_basic``, ``commands_network`` and
+``commands_sms``; arrivals are ``arrival``; the world outside the radio is ``network``.
 All state changes happen under one lock, all timed work on the modem's one scheduler thread.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.clock import Clock
 from gateway.emulator import arrival, commands_basic, commands_network, commands_sms
 from gateway.emulator.faults import FaultPlan
 from gateway.emulator.profiles import CME_TEXT, Profile, get_profile
@@ -30,6 +30,7 @@ from gateway.emulator.timing import Timing
 from gateway.emulator.uart import UartMixin
 
 if TYPE_CHECKING:
+    from gateway.emulator.atparse import Command
     from gateway.emulator.network import ReceivedRecord, ReportRecord, SentRecord, VirtualNetwork
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ class EmulatedModem(UartMixin):
         self.profile: Profile = get_profile(profile)
         self.msisdn = msisdn
         self.name = name
+        self._own_network = network is None
         self.network = network if network is not None else VirtualNetwork(clock=clock)
-        self.clock: Clock = clock or self.network.clock or SYSTEM_CLOCK
+        self.clock: Clock = clock or self.network.clock
         self.timing = timing or Timing.fast()
         self.pin, self.puk = pin, (puk if puk is not None or pin is None else "12345678")
         self.store_inbound = store_inbound
@@ -200,6 +202,8 @@ class EmulatedModem(UartMixin):
             self._sink = None
         self.network.detach(self)
         self.scheduler.stop()
+        if self._own_network:
+            self.network.close()
         if _MODEMS.get(self.name) is self:
             del _MODEMS[self.name]
 

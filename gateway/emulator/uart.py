@@ -61,11 +61,12 @@ class UartMixin:
         self.write(f"\r\n{line}\r\n".encode("latin-1", "replace"))
 
     def emit_sms_urc(self, lines: list[str]) -> None:
-        """+CMTI/+CMT/+CDS/+CDSI obey AT+CNMI <mode>: buffered while the link is busy (2) or in mode 0."""
+        """+CMTI/+CMT/+CDS/+CDSI obey AT+CNMI <mode>: 0 buffers them; 2 holds them while a
+        command or the prompt has the link and flushes after it; 1 and 3 forward at once
+        (there is no data mode here that would make mode 1 discard them)."""
         mode = self.s.cnmi[0]
-        if mode == 0 or (mode in (1, 2) and (self.busy or self._prompt is not None)):
-            if mode != 1:
-                self.urc_buffer.append("\r\n".join(lines))
+        if mode == 0 or (mode == 2 and (self.busy or self._prompt is not None)):
+            self.urc_buffer.append("\r\n".join(lines))
             return
         self.emit_line("\r\n".join(lines))
 
@@ -85,7 +86,7 @@ class UartMixin:
             if self.s.verbose:
                 out.append(f"\r\n{final}\r\n")
             else:
-                out.append({"OK": "0", "ERROR": "4"}.get(final, final) + "\r")
+                out.append({"OK": "0", "NO CARRIER": "3", "ERROR": "4"}.get(final, final) + "\r")
         return "".join(out).encode("latin-1", "replace")
 
     # ----------------------------------------------------------------------------- input

@@ -92,3 +92,20 @@ def test_csms1_cmt_needs_cnma_else_cnmi_resets(make_modem: Callable[..., Emulate
     clock.advance(5.0)     # the SC retries; with mt=0 the SMS is stored without indication
     assert modem.wait_until(lambda: modem.storage["SM"].used == 1, 3)
     assert [r.text for r in modem.received] == ["ack me", "never acked", "never acked"]
+
+
+def test_mode1_forwards_even_mid_command(make_modem: Callable[..., EmulatedModem],
+                                         make_term: Callable[..., Term]) -> None:
+    clock = ManualClock()
+    modem = make_modem(timing=Timing.fast().replace(command_latency=1.0), clock=clock)
+    term = make_term(modem, sync=False)
+    term.write("AT+CNMI=1,1,0,0,0\r")
+    term.read_until(b"AT+CNMI=1,1,0,0,0\r")
+    clock.advance(1.0)
+    term.read_until(b"OK\r\n")
+    term.write("AT+CSQ\r")
+    term.read_until(b"AT+CSQ\r")
+    modem.inject_sms("+447911000001", "during")
+    assert term.read_until(b'"SM",1\r\n') == b'\r\n+CMTI: "SM",1\r\n'
+    clock.advance(1.0)
+    assert term.read_until(b"OK\r\n") == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
