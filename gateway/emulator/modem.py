@@ -97,6 +97,7 @@ class EmulatedModem(UartMixin):
         self.cusd_n = 0
         self.cfun_deregistered = False
         self._pwrkey_down: float | None = None
+        self._off_at = float("-inf")
         self._sink: Callable[[bytes], None] | None = None
         self._line = bytearray()
         self._last_line = b""
@@ -135,7 +136,9 @@ class EmulatedModem(UartMixin):
         with self.lock:
             now = self.clock.monotonic()
             if pressed:
-                self._pwrkey_down = now
+                too_soon = (self.power is PowerState.OFF
+                            and now - self._off_at < self.timing.pwrkey_restart_gap)
+                self._pwrkey_down = None if too_soon else now
                 return
             down = self._pwrkey_down
             self._pwrkey_down = None
@@ -240,6 +243,7 @@ class EmulatedModem(UartMixin):
             self.emit_line(urc)
         self.epoch += 1
         self.power = PowerState.OFF
+        self._off_at = self.clock.monotonic()
         self.uart_up = self.sms_ready = self.reg_reached = False
         self.update_registration()
         self.notify()

@@ -42,6 +42,8 @@ class Timing:
     """Shortest PWRKEY press that toggles the power state."""
     pwrkey_repower: float = 33.0
     """A SIM800 press longer than this switches the module off and on again."""
+    pwrkey_restart_gap: float = 0.0
+    """After switching off, a press starting sooner than this is ignored (SIM800: 800 ms)."""
     baud: int | None = None
     """Model a UART at this rate (10 bits per byte) on modem output; None = no throttling."""
 
@@ -63,7 +65,8 @@ class Timing:
         return cls(command_latency=0.02, prompt_delay=0.1, cmgs_latency=2.0, cmgs_jitter=6.0,
                    cmms_factor=0.6,
                    network_delay=5.0, report_delay=10.0, ussd_delay=2.5, boot_time=None,
-                   power_off_delay=1.5, cnma_timeout=17.0, redelivery_delay=30.0, baud=115200)
+                   power_off_delay=1.5, cnma_timeout=17.0, redelivery_delay=30.0,
+                   pwrkey_restart_gap=0.8, baud=115200)
 
     def replace(self, **changes: Any) -> "Timing":
         return dataclasses.replace(self, **changes)

@@ -138,3 +138,19 @@ def test_one_handle_at_a_time_and_url(make_modem: Callable[..., EmulatedModem],
     make_term(modem, sync=False)
     with pytest.raises(OSError):
         modem.attach(lambda data: None)
+
+
+def test_pwrkey_ignored_right_after_power_off(make_modem: Callable[..., EmulatedModem]) -> None:
+    clock = ManualClock()
+    modem = make_modem(clock=clock, timing=Timing.fast().replace(pwrkey_min=1.0,
+                                                                 pwrkey_restart_gap=0.8))
+    modem.faults.power_off()
+    clock.advance(0.5)
+    modem.pwrkey(True)              # pressed 0.5 s after STATUS went low: not seen
+    clock.advance(1.0)
+    modem.pwrkey(False)
+    assert modem.power_state == "off"
+    modem.pwrkey(True)
+    clock.advance(1.0)
+    modem.pwrkey(False)
+    assert modem.power_state == "ready"
