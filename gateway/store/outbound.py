@@ -1,0 +1,341 @@
+"""SQL of the outbound side: accepting, dispatching, status reports, reports and logs."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Sequence
+
+import peewee as pw
+
+from gateway.errors import DuplicateMessageIdError
+from gateway.statuses import STATE_STATUS, MessageState, error_for_tp_status, state_for_tp_status
+from gateway.store.models import Message, Part, PendingReport
+from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob, message_record
+from gateway.store.writer import Writer
+
+REPORT_WINDOW = 3 * 24 * 3600.0  # seconds a status report may trail its send (TP-MR reuse bound)
+FINAL_STATES = tuple(s.value for s in MessageState if s.final)
+
+_INSERT_MESSAGE = (
+    'INSERT INTO "message" ("message_id", "account_id", "bulk_id", "sender", "destination", "text", '
+    '"data", "encoding", "sms_count", "state", "status_name", "error_id", "concat_ref", "created_at", '
+    '"done_at", "expires_at", "report_unread", "options") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+)
+_INSERT_PART = (
+    'INSERT INTO "part" ("message_id", "seq", "total", "pdu", "tpdu_length", "state", "attempts", '
+    '"next_attempt_at") VALUES (?, ?, ?, ?, ?, \'queued\', 0, ?)'
+)
+
+
+class OutboundStore:
+    """Mixed into ``Store``; every method is one read or one writer job."""
+
+    writer: Writer
+    db: pw.SqliteDatabase
+
+    # ---- accepting ----
+
+    def insert_messages(self, messages: Sequence[NewMessage]) -> None:
+        """All messages of one request in one transaction: all are accepted, or none.
+
+        This is the hot path of every send request, so it runs fixed SQL text rather than
+        building each statement through the ORM (which cost ~10x the SQLite work itself).
+        """
+
+        def job() -> None:
+            cursor = self.db.cursor()
+            for m in messages:
+                try:
+                    cursor.execute(
+                        _INSERT_MESSAGE,
+                        (
+                            m.message_id, m.account_id, m.bulk_id, m.sender, m.destination, m.text,
+                            m.data, m.encoding, m.sms_count, m.state.value, m.status_name, m.error_id,
+                            m.concat_ref, m.created_at, m.created_at if m.state.final else None,
+                            m.expires_at, m.state.final, json.dumps(m.options),
+                        ),
+                    )
+                except sqlite3.IntegrityError:
+                    raise DuplicateMessageIdError(m.message_id) from None
+                pk = cursor.lastrowid
+                if m.parts:
+                    cursor.executemany(
+                        _INSERT_PART,
+                        [(pk, p.seq, p.total, p.pdu, p.tpdu_length, m.created_at) for p in m.parts],
+                    )
+
+        self.writer.run(job)
+
+    def message_id_exists(self, account_id: int, message_id: str) -> bool:
+        return (
+            Message.select(Message.id)
+            .where((Message.account == account_id) & (Message.message_id == message_id))
+            .exists()
+        )
+
+    def last_concat_ref(self) -> int:
+        row = Message.select(Message.concat_ref).order_by(Message.id.desc()).first()
+        return row.concat_ref if row else 0
+
+    # ---- dispatching ----
+
+    def claim_next_part(self, now: float) -> PartJob | None:
+        """Atomically move the next due part to 'sending' (the in-doubt state) and return it."""
+
+        def job() -> PartJob | None:
+            row = (
+                Part.select(Part, Message)
+                .join(Message)
+                .where((Part.state == "queued") & (Part.next_attempt_at <= now))
+                .order_by(Part.next_attempt_at, Part.message, Part.seq)
+                .first()
+            )
+            if row is None:
+                return None
+            claimed = (
+                Part.update(state="sending", attempts=Part.attempts + 1)
+                .where((Part.id == row.id) & (Part.state == "queued"))
+                .execute()
+            )
+            if claimed != 1:
+                return None
+            msg = row.message
+            if msg.state == MessageState.ACCEPTED.value:
+                Message.update(state=MessageState.SENDING.value).where(Message.id == msg.id).execute()
+            return PartJob(
+                part_id=row.id,
+                message_pk=msg.id,
+                message_id=msg.message_id,
+                destination=msg.destination,
+                seq=row.seq,
+                total=row.total,
+                pdu=row.pdu,
+                tpdu_length=row.tpdu_length,
+                attempts=row.attempts + 1,
+                expires_at=msg.expires_at,
+                status_report=json.loads(msg.options).get("status_report", True),
+            )
+
+        return self.writer.run(job)
+
+    def next_due_time(self) -> float | None:
+        row = Part.select(pw.fn.MIN(Part.next_attempt_at)).where(Part.state == "queued").scalar()
+        return float(row) if row is not None else None
+
+    def record_part_sent(self, part_id: int, mr: int | None, now: float, status_report: bool) -> None:
+        def job() -> None:
+            Part.update(state="sent", mr=mr, sent_at=now, error=None).where(Part.id == part_id).execute()
+            part = Part.get_by_id(part_id)
+            self._settle_message(part.message_id, now, status_report)
+            if mr is not None and status_report:
+                self._apply_pending_report(part, now)
+
+        self.writer.run(job)
+
+    def _apply_pending_report(self, part: Part, now: float) -> None:
+        destination = part.message.destination
+        for pending in PendingReport.select().where(
+            (PendingReport.mr == part.mr) & (PendingReport.received_at >= now - REPORT_WINDOW)
+        ).order_by(PendingReport.received_at):
+            if destination.endswith(pending.suffix):
+                pending.delete_instance()
+                self._apply_report_to_part(part.id, pending.tp_status, now)
+                return
+
+    def record_part_retry(self, part_id: int, error: str, retry_at: float) -> None:
+        self.writer.run(
+            lambda: Part.update(state="queued", next_attempt_at=retry_at, error=error)
+            .where(Part.id == part_id)
+            .execute()
+        )
+
+    def release_part(self, part_id: int, retry_at: float) -> None:
+        """The modem was not reached: back to the queue without counting an attempt."""
+        self.writer.run(
+            lambda: Part.update(state="queued", next_attempt_at=retry_at, attempts=Part.attempts - 1)
+            .where(Part.id == part_id)
+            .execute()
+        )
+
+    def fail_message(
+        self, message_pk: int, state: MessageState, status_name: str, error_id: int, now: float, reason: str
+    ) -> None:
+        """Give up on every unfinished part of a message (permanent error or validity over)."""
+
+        def job() -> None:
+            Part.update(state="expired" if state is MessageState.EXPIRED else "failed", done_at=now, error=reason).where(
+                (Part.message == message_pk) & (Part.state.in_(("queued", "sending", "sent")))
+            ).execute()
+            Message.update(
+                state=state.value, status_name=status_name, error_id=error_id, done_at=now, report_unread=True
+            ).where((Message.id == message_pk) & (Message.state.not_in(FINAL_STATES))).execute()
+
+        self.writer.run(job)
+
+    def expire_due(self, now: float) -> list[str]:
+        """Messages whose validity passed while parts were still queued: EXPIRED_EXPIRED."""
+
+        def job() -> list[str]:
+            rows = list(
+                Message.select(Message.id, Message.message_id)
+                .where((Message.expires_at <= now) & (Message.state.in_(("accepted", "sending"))))
+                .limit(500)
+            )
+            for row in rows:
+                Part.update(state="expired", done_at=now).where(
+                    (Part.message == row.id) & (Part.state == "queued")
+                ).execute()
+                Message.update(
+                    state=MessageState.EXPIRED.value,
+                    status_name="EXPIRED_EXPIRED",
+                    error_id=4101,
+                    done_at=now,
+                    report_unread=True,
+                ).where(Message.id == row.id).execute()
+            return [r.message_id for r in rows]
+
+        return self.writer.run(job)
+
+    def recover_in_doubt(self, now: float, resend: bool) -> list[tuple[str, int]]:
+        """After a crash, parts left in 'sending' may or may not have reached the network."""
+
+        def job() -> list[tuple[str, int]]:
+            rows = list(Part.select(Part, Message).join(Message).where(Part.state == "sending"))
+            for row in rows:
+                if resend:
+                    Part.update(state="queued", next_attempt_at=now, error="in doubt after restart: resent").where(
+                        Part.id == row.id
+                    ).execute()
+                else:
+                    Part.update(state="sent", mr=None, sent_at=now, error="in doubt after restart").where(
+                        Part.id == row.id
+                    ).execute()
+                    self._settle_message(row.message_id, now, json.loads(row.message.options).get("status_report", True))
+            return [(r.message.message_id, r.seq) for r in rows]
+
+        return self.writer.run(job)
+
+    def _settle_message(self, message_pk: int, now: float, status_report: bool) -> None:
+        """Recompute a message's state from its parts (inside a writer job)."""
+        msg = Message.get_by_id(message_pk)
+        if MessageState(msg.state).final:
+            return
+        states = [p.state for p in Part.select(Part.state).where(Part.message == message_pk)]
+        if any(s in ("queued", "sending") for s in states):
+            return
+        updates: dict[str, Any] = {}
+        if msg.sent_at is None:
+            updates["sent_at"] = now
+        if all(s == "delivered" for s in states):
+            updates.update(state=MessageState.DELIVERED.value, status_name=None, done_at=now, report_unread=True)
+        elif not status_report:
+            updates.update(state=MessageState.SENT_NO_REPORT.value, done_at=now, report_unread=True)
+        else:
+            updates.update(state=MessageState.SENT.value)
+        Message.update(**updates).where(Message.id == message_pk).execute()
+
+    # ---- status reports ----
+
+    def apply_status_report(self, suffix: str, mr: int, tp_status: int, now: float) -> MessageRecord | None:
+        """Match a report to a sent part and apply it, in one writer job (no race with sends).
+
+        Candidates: parts sent to a number ending in ``suffix`` within ``REPORT_WINDOW``; the
+        newest with this TP-MR (it wraps every 256 sends), else the newest in-doubt part (no
+        TP-MR) for that number. No candidate: kept as pending for a send being recorded now.
+        """
+
+        def job() -> MessageRecord | None:
+            since = now - REPORT_WINDOW
+            base = (
+                Part.select(Part.id)
+                .join(Message)
+                .where((Part.state == "sent") & (Part.sent_at >= since) & (Message.destination.endswith(suffix)))
+                .order_by(Part.sent_at.desc(), Part.id.desc())
+            )
+            row = base.where(Part.mr == mr).first() or base.where(Part.mr.is_null()).first()
+            if row is None:
+                PendingReport.delete().where(PendingReport.received_at < since).execute()
+                PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
+                return None
+            return self._apply_report_to_part(row.id, tp_status, now)
+
+        return self.writer.run(job)
+
+    def _apply_report_to_part(self, part_id: int, tp_status: int, now: float) -> MessageRecord:
+        part = Part.get_by_id(part_id)
+        final = state_for_tp_status(tp_status)
+        if final is None:  # the SC is still trying: note it, stay pending
+            Part.update(tp_status=tp_status).where(Part.id == part_id).execute()
+        elif final is MessageState.DELIVERED:
+            Part.update(state="delivered", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
+            self._settle_message(part.message_id, now, True)
+        else:
+            Part.update(state="failed", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
+            Message.update(
+                state=final.value,
+                status_name=STATE_STATUS[final].name,
+                error_id=error_for_tp_status(tp_status).id,
+                done_at=now,
+                report_unread=True,
+            ).where((Message.id == part.message_id) & (Message.state.not_in(FINAL_STATES))).execute()
+        return message_record(Message.get_by_id(part.message_id))
+
+    def pending_reports(self) -> int:
+        return PendingReport.select().count()
+
+    # ---- reading ----
+
+    def message(self, account_id: int, message_id: str) -> MessageRecord | None:
+        row = Message.get_or_none((Message.account == account_id) & (Message.message_id == message_id))
+        return message_record(row) if row else None
+
+    def message_parts(self, message_pk: int) -> list[dict[str, Any]]:
+        return [
+            dict(seq=p.seq, state=p.state, mr=p.mr, attempts=p.attempts, error=p.error, tp_status=p.tp_status)
+            for p in Part.select().where(Part.message == message_pk).order_by(Part.seq)
+        ]
+
+    def take_reports(
+        self, account_id: int, *, bulk_id: str | None, message_id: str | None, limit: int
+    ) -> list[MessageRecord]:
+        """Final messages not yet reported, marked read in the same transaction (each once)."""
+
+        def job() -> list[MessageRecord]:
+            query = Message.select().where((Message.account == account_id) & (Message.report_unread == True))  # noqa: E712
+            if bulk_id:
+                query = query.where(Message.bulk_id == bulk_id)
+            if message_id:
+                query = query.where(Message.message_id == message_id)
+            rows = list(query.order_by(Message.done_at, Message.id).limit(limit))
+            if rows:
+                Message.update(report_unread=False).where(Message.id.in_([r.id for r in rows])).execute()
+            return [message_record(r) for r in rows]
+
+        return self.writer.run(job)
+
+    def logs(self, account_id: int, flt: LogFilter) -> list[MessageRecord]:
+        query = Message.select().where(Message.account == account_id)
+        if flt.sender:
+            query = query.where(Message.sender == flt.sender)
+        if flt.destination:
+            query = query.where(Message.destination == flt.destination)
+        if flt.bulk_ids:
+            query = query.where(Message.bulk_id.in_(flt.bulk_ids))
+        if flt.message_ids:
+            query = query.where(Message.message_id.in_(flt.message_ids))
+        if flt.states:
+            query = query.where(Message.state.in_([s.value for s in flt.states]))
+        if flt.sent_since is not None:
+            query = query.where(Message.created_at >= flt.sent_since)
+        if flt.sent_until is not None:
+            query = query.where(Message.created_at <= flt.sent_until)
+        return [message_record(r) for r in query.order_by(Message.created_at.desc(), Message.id.desc()).limit(flt.limit)]
+
+    def counts_by_state(self) -> dict[str, int]:
+        return {
+            r.state: r.n
+            for r in Message.select(Message.state, pw.fn.COUNT(Message.id).alias("n")).group_by(Message.state)
+        }
+
+    def queued_parts(self) -> int:
+        return Part.select().where(Part.state.in_(("queued", "sending"))).count()
