@@ -7,6 +7,7 @@ what arrives from the network is routed in ``arrival``. PDUs are parsed by the p
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.emulator.atparse import Command, Kind
@@ -14,7 +15,7 @@ from gateway.emulator.commands_basic import Handler, info, setting, sim_error
 from gateway.emulator.result import Result
 from gateway.emulator.storage import Memory, Stat, StorageFull, StoredMessage
 from gateway.errors import PduError
-from gateway.sms import decode_pdu, encode_submit, tpdu_length
+from gateway.sms import Submit, decode_pdu, encode_submit, tpdu_length
 
 if TYPE_CHECKING:
     from gateway.emulator.modem import EmulatedModem
@@ -23,7 +24,7 @@ HANDLERS: dict[str, Handler] = {}
 
 
 
-def sms_command(*names: str):  # type: ignore[no-untyped-def]
+def sms_command(*names: str) -> Callable[[Handler], Handler]:
     """Register a handler that first answers as the modem does when SMS is not usable yet."""
     def register(fn: Handler) -> Handler:
         def guarded(m: "EmulatedModem", c: Command) -> Result:
@@ -201,7 +202,7 @@ def cmd_cmss(m: "EmulatedModem", c: Command) -> Result:
                             status_report=submit.status_report_requested,
                             reject_duplicates=submit.reject_duplicates,
                             validity=submit.validity, smsc=submit.smsc)
-        submit = decode_pdu(pdu)
+        submit = _decode_submit(pdu) or submit
     return send_submit(m, pdu, submit, "+CMSS", lambda: mem.set_stat(index, Stat.STO_SENT))
 
 
@@ -266,11 +267,13 @@ def cmd_cmgd(m: "EmulatedModem", c: Command) -> Result:
 
 # --- the PDU after the prompt ---------------------------------------------------------------------
 
-def _decode_submit(pdu: str):  # type: ignore[no-untyped-def]
+def _decode_submit(pdu: str) -> Submit | None:
+    """The SMS-SUBMIT in ``pdu``, or None when it is malformed or another kind of TPDU."""
     try:
-        return decode_pdu(pdu)
-    except (PduError, ValueError):
+        decoded = decode_pdu(pdu)
+    except PduError:
         return None
+    return decoded if isinstance(decoded, Submit) else None
 
 
 def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) -> Result:
@@ -291,7 +294,8 @@ def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) 
     return send_submit(m, pdu, submit, "+CMGS", None)
 
 
-def send_submit(m: "EmulatedModem", pdu: str, submit, answer: str, on_sent) -> Result:  # type: ignore[no-untyped-def]
+def send_submit(m: "EmulatedModem", pdu: str, submit: Submit, answer: str,
+                on_sent: Callable[[], None] | None) -> Result:
     """The radio part of AT+CMGS / AT+CMSS: errors, in-doubt, TP-MR, latency, the network."""
     if pdu.startswith("00") and not m.csca:
         return m.cms(330)

@@ -14,6 +14,7 @@ import select
 import threading
 import tty
 from pathlib import Path
+from typing import Any
 
 from gateway.clock import Clock
 from gateway.emulator.control import ControlServer, handle_request, socket_path
@@ -120,7 +121,7 @@ class EmulatorHost:
                 return
             self.modem.feed(data)
 
-    def _handle(self, request: dict) -> dict:  # type: ignore[type-arg]
+    def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
         return handle_request(self.network, self.modem, request)
 
     @property

@@ -174,15 +174,16 @@ class EmulatedModem(UartMixin):
         if data:
             self.scheduler.call_soon(lambda: self._locked(self._receive, bytes(data)))
 
-    def accept(self, kind: str, pdu: str, message_class: int | None, record: object,
+    def accept(self, pdu: str, message_class: int | None, record: "ReceivedRecord | ReportRecord",
                redeliver: Callable[[], None]) -> bool:
-        """The network hands over an SMS-DELIVER (``kind`` "sms") or a status report."""
+        """The network hands over an SMS-DELIVER or (with a ReportRecord) a status report."""
+        from gateway.emulator.network import ReportRecord
         with self.lock:
             if self._closed or self.power is PowerState.OFF:
                 return False
-            if kind == "sms":
-                return arrival.deliver_sms(self, pdu, message_class, record, redeliver)  # type: ignore[arg-type]
-            return arrival.deliver_report(self, pdu, record, redeliver)  # type: ignore[arg-type]
+            if isinstance(record, ReportRecord):
+                return arrival.deliver_report(self, pdu, record, redeliver)
+            return arrival.deliver_sms(self, pdu, message_class, record, redeliver)
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds or ``timeout`` real seconds pass.

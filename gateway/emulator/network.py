@@ -75,7 +75,6 @@ class ReportRecord:
 
 @dataclass(frozen=True)
 class _Delivery:
-    kind: Literal["sms", "report"]
     to: str
     pdu: str
     message_class: int | None
@@ -183,7 +182,7 @@ class VirtualNetwork:
                                      udhi=submit.udhi, smsc=self.smsc)
             record = ReceivedRecord(sender.msisdn, submit.text, submit.data, _parts_of(submit),
                                     now, deliver)
-            self._send(_Delivery("sms", destination, deliver, submit.message_class, record),
+            self._send(_Delivery(destination, deliver, submit.message_class, record),
                        sender.timing.network_delay)
         if not submit.status_report_requested:
             return
@@ -197,7 +196,7 @@ class VirtualNetwork:
             report_pdu = encode_status_report(mr, submit.destination, timestamp=now,
                                               discharge_time=done, status=status, smsc=self.smsc)
             record = ReportRecord(mr, destination, status, outcome, done, report_pdu)
-            self._attempt(_Delivery("report", sender.msisdn, report_pdu, None, record))
+            self._attempt(_Delivery(sender.msisdn, report_pdu, None, record))
         self._scheduler.call_later(delay, report)
 
     def inject(self, to: str, sender: str, text: str | None = None, *, data: bytes | None = None,
@@ -223,7 +222,7 @@ class VirtualNetwork:
                 decoded = None
             record = ReceivedRecord(sender, getattr(decoded, "text", text),
                                     getattr(decoded, "data", data), _parts_of(decoded), now, pdu)
-            self._send(_Delivery("sms", to, pdu, 0 if flash else None, record), 0.0)
+            self._send(_Delivery(to, pdu, 0 if flash else None, record), 0.0)
         return len(pdus)
 
     def flush(self, modem: "EmulatedModem") -> None:
@@ -246,7 +245,7 @@ class VirtualNetwork:
             def retry() -> None:
                 self._send(delivery, target.timing.redelivery_delay)
             record = replace(delivery.record, time=self.clock.now())
-            if target.accept(delivery.kind, delivery.pdu, delivery.message_class, record, retry):
+            if target.accept(delivery.pdu, delivery.message_class, record, retry):
                 return
         with self._lock:
             self._pending.setdefault(self.normalize(delivery.to), []).append(delivery)

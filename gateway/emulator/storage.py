@@ -6,6 +6,7 @@ memory is what makes the network hold incoming SMS. Stored entries keep the PDU 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -86,7 +87,7 @@ class MessageStorage:
     def __contains__(self, name: object) -> bool:
         return name in self._memories
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Memory]:
         return iter(self._memories.values())
 
     def all_messages(self) -> dict[str, dict[int, StoredMessage]]:
