@@ -92,8 +92,10 @@ class Recovery:
         channel: AtChannel | None
         try:
             channel = self.s.channel()
+            port_error = ""
         except ModemUnavailableError as exc:
             channel = None
+            port_error = str(exc)
             m.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
         if channel is not None:
             m.emit(EventKind.RECOVERY, "step 1: re-sync (ESC, AT)")
@@ -110,6 +112,8 @@ class Recovery:
             if self._soft_reset(channel) and self.s.initialise():
                 return
         if m.power is None:
+            if port_error:
+                raise LadderExhausted(port_error)
             m.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
                                        "AT+CFUN=1,1; power-cycle the modem by hand")
             raise LadderExhausted("modem unresponsive after AT+CFUN=1,1 and no PWRKEY pin")

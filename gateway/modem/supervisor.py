@@ -243,8 +243,12 @@ class Supervisor:
                 self.m.tracker.count(timeouts=1)
                 reason = f"command time-out: {exc}"
             except ModemRebootedError as exc:
-                reason = "power-down" if is_power_down(exc) else \
-                    self._rebooted(exc.line or str(exc))
+                if is_power_down(exc):
+                    reason = "power-down"
+                elif exc.line:
+                    reason = self._rebooted(exc.line)
+                else:  # the reader stopped: the port broke (a USB node vanished...)
+                    reason = f"serial port: {exc}"
             except ModemUnavailableError as exc:
                 reason = f"serial port: {exc}"
             except (CmsError, CmeError, AtCommandError) as exc:
@@ -295,7 +299,10 @@ class Supervisor:
         return f"modem rebooted ({what})"
 
     def _poll(self) -> str | None:
-        channel = self.channel()
+        channel = self.m.channel
+        if channel is None or channel.broken is not None:
+            # Reopening alone would keep a session the modem may not have any more: recover.
+            return f"serial port failed: {channel.broken if channel else 'closed'}"
         sim = query_sim(channel, self.m.settings.command_timeout_s)
         self.m.update_health(sim=sim)
         if sim is SimState.READY:

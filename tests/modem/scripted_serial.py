@@ -96,3 +96,20 @@ class ScriptedSerial:
 def table_responder(table: dict[str, str], default: str = "\r\nOK\r\n") -> Responder:
     """Answer each command (exact text written, e.g. ``"AT+CSQ\\r"``) from a table."""
     return lambda chunk: table.get(chunk, default)
+
+
+_HEALTHY = {
+    "AT+CPIN?": "+CPIN: READY", "AT+CSQ": "+CSQ: 15,0", "AT+CREG?": "+CREG: 1,1",
+    "AT+COPS?": '+COPS: 0,0,"TEST"', "AT+CPMS?": '+CPMS: "SM",0,30',
+    "AT+CPMS=?": '+CPMS: ("SM"),("SM"),("SM")', "AT+CNMI=?": "+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)",
+    "AT+CGSN": "861234509000017",
+}
+
+
+def healthy_modem(chunk: str) -> str | None:
+    """A minimal registered SIM800 that says OK to everything else (ESC gets no answer)."""
+    command = chunk.strip()
+    if command == "\x1b":
+        return None
+    line = _HEALTHY.get(command)
+    return (f"\r\n{line}\r\n" if line else "") + "\r\nOK\r\n"

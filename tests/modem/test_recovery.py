@@ -12,7 +12,7 @@ from gateway.modem.profiles import profile_for_model
 from gateway.sms.pdu import encode_text
 from gateway.sms.text import SubmitOptions
 from tests.modem.conftest import FAST, Recorder
-from tests.modem.scripted_serial import ScriptedSerial
+from tests.modem.scripted_serial import ScriptedSerial, healthy_modem
 
 (PART,) = encode_text("+447700900123", "ladder", SubmitOptions())
 
@@ -168,7 +168,7 @@ def test_cfun_reset_step_brings_back_a_modem_that_answers_at_but_not_init():
             state["wedged"] = False
             return "\r\nOK\r\n\r\nRDY\r\n"
         if command in ("AT", "\x1b") or not state["wedged"]:
-            return _healthy(command)
+            return healthy_modem(chunk)
         return None
 
     port = ScriptedSerial(respond)
@@ -184,17 +184,3 @@ def test_cfun_reset_step_brings_back_a_modem_that_answers_at_but_not_init():
         assert "AT+CFUN=1,1\r" in port.written
     finally:
         modem.stop()
-
-
-def _healthy(command: str) -> str | None:
-    answers = {
-        "\x1b": None, "AT+CPIN?": "+CPIN: READY", "AT+CSQ": "+CSQ: 15,0",
-        "AT+CREG?": "+CREG: 1,1", "AT+COPS?": '+COPS: 0,0,"TEST"', "AT+CPMS?": '+CPMS: "SM",0,30',
-        "AT+CPMS=?": '+CPMS: ("SM"),("SM"),("SM")',
-        "AT+CNMI=?": "+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)",
-        "AT+CMGL=4": None, "AT+CGSN": "861234509000017",
-    }
-    if command == "\x1b":
-        return None
-    line = answers.get(command)
-    return (f"\r\n{line}\r\n" if line else "") + "\r\nOK\r\n"

@@ -10,7 +10,10 @@ from gateway.modem.health import EventKind, ModemState, Registration, SimState
 from gateway.sms.decode import decode_pdu
 from gateway.sms.pdu import encode_text
 from gateway.sms.text import SubmitOptions
-from tests.modem.conftest import FAST
+from gateway.modem.driver import Modem
+from gateway.modem.profiles import profile_for_model
+from tests.modem.conftest import FAST, Recorder
+from tests.modem.scripted_serial import ScriptedSerial, healthy_modem
 
 def parts(text: str):
     return encode_text("+447700900123", text, SubmitOptions())
@@ -99,3 +102,43 @@ def test_no_pin_sent_when_the_sim_is_ready(make_rig, caplog):
         rig = make_rig(settings=settings)
         assert rig.modem.wait_ready(5)
     assert not [m for m in rig.at_log(caplog) if 'AT+CPIN="' in m]
+
+
+def test_a_port_that_cannot_be_opened_fails_and_is_retried():
+    listener = Recorder()
+    opened: list[str] = []
+
+    def factory(url, **kwargs):
+        opened.append(url)
+        raise OSError(2, "No such file or directory")
+
+    modem = Modem("/dev/ttyUSB9", profile_for_model("sim7600"), listener, settings=FAST,
+                  serial_factory=factory)
+    modem.start()
+    try:
+        listener.wait(lambda r: len(opened) >= 2)      # retried after retry_interval_s
+        assert modem.health().state is ModemState.FAILED
+        assert "cannot open /dev/ttyUSB9" in (modem.health().last_error or "")
+    finally:
+        modem.stop()
+
+
+def test_a_port_that_breaks_is_reopened():
+    listener = Recorder()
+    ports: list[ScriptedSerial] = []
+
+    def factory(url, **kwargs):
+        ports.append(ScriptedSerial(healthy_modem))
+        return ports[-1]
+
+    modem = Modem("/dev/ttyUSB2", profile_for_model("sim800"), listener, settings=FAST,
+                  serial_factory=factory)
+    modem.start()
+    try:
+        assert modem.wait_ready(5)
+        ports[0].fail_reads = OSError(5, "Input/output error")   # the USB node went away
+        listener.wait(lambda r: len(ports) == 2 and len(r.details(EventKind.BOOTED)) >= 2)
+        assert modem.wait_ready(5)
+        assert modem.health().counters.reboots == 0
+    finally:
+        modem.stop()
