@@ -42,7 +42,7 @@ def register_cli(subparsers: Any) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inject", parents=[common], help="make an emulated modem receive an SMS")
-    p.add_argument("--to", help="the receiving modem's number (default: the main modem)")
+    p.add_argument("--to", help="the receiving modem's number or name (default: the main modem)")
     p.add_argument("--from", dest="sender", required=True, help="the sender's number or name")
     body = p.add_mutually_exclusive_group(required=True)
     body.add_argument("--text")

@@ -146,6 +146,8 @@ def handle_request(network: "VirtualNetwork", default: "EmulatedModem",
     op = req.get("op")
     if op == "inject":
         to = req.get("to") or default.msisdn
+        named = [m for m in network.modems if m.name == to]   # a modem's name works too
+        to = named[0].msisdn if named else to
         sender = req.get("from")
         if not sender:
             raise ValueError("inject needs a sender (from)")

@@ -29,6 +29,10 @@ def test_inject_status_fault_outcome(served: tuple[Path, EmulatedModem]) -> None
     assert request(state_dir, {"op": "inject", "from": "+447911123456", "text": "hi"}) == {
         "ok": True, "to": "+447700900001", "parts": 1}
     request(state_dir, {"op": "inject", "to": "+447700900002", "from": "x", "data": "00ff"})
+    peer = main.network.modem_for("+447700900002")
+    assert peer is not None
+    assert request(state_dir, {"op": "inject", "to": peer.name, "from": "x", "text": "by name"}
+                   )["to"] == "+447700900002"
     assert main.wait_until(lambda: main.received, 3)
     status = request(state_dir, {"op": "status"})["modems"]
     assert status[0]["received"][0]["text"] == "hi" and status[0]["received"][0]["memory"] == "SM"
