@@ -13,7 +13,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -214,7 +214,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     _setup_logging(config.log_level)
     rt, _gateway, app = build_runtime(config, demo=args.demo)
-    server = waitress.create_server(app, host=config.http.host, port=config.http.port, threads=config.http.threads)
+    from gateway.api.parsing import MAX_BODY_BYTES
+
+    server = waitress.create_server(
+        app,
+        host=config.http.host,
+        port=config.http.port,
+        threads=config.http.threads,
+        # Refuse oversized bodies at the socket instead of spooling up to waitress's 1 GiB default.
+        max_request_body_size=MAX_BODY_BYTES + 64 * 1024,
+        ident="simgate",
+    )
 
     def _terminate(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt

@@ -22,7 +22,7 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 8
-    # Seconds a client is slowed after each failed login in a row (capped at 2 s).
+    # Seconds a user name is locked after a failed login; doubles per failure in a row (max 30 s).
     auth_failure_delay: float = 0.2
 
 

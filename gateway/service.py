@@ -16,13 +16,22 @@ import threading
 import time
 import uuid
 from base64 import b64decode, b64encode
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
-from gateway.errors import DuplicateMessageIdError, EncodingError, MessageTooLongError, ValidationError
+from gateway.errors import (
+    AtTimeoutError,
+    ConfigError,
+    DuplicateMessageIdError,
+    EncodingError,
+    MessageTooLongError,
+    ModemError,
+    ModemUnavailableError,
+    ValidationError,
+)
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
 from gateway.statuses import (
     ACCEPTED_STATUS,
@@ -50,6 +59,7 @@ _NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
 _ALNUM_SENDER = re.compile(r"^[\x20-\x7e]{1,11}$")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
+AUTH_LOCK_MAX = 30.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,10 @@ class Balance:
     raw: str = ""
 
 
+class UnexpectedReplyError(ModemError):
+    """The modem or the network answered, but not in a form we can use (e.g. a USSD text)."""
+
+
 class ModemView(Protocol):
     """What the service needs of the modem side (health and USSD); cli.py wires the real one."""
 
@@ -215,7 +229,7 @@ class Gateway:
         self._ref_lock = threading.Lock()
         self._next_ref = (store.last_concat_ref() + 1) % 65536
         self._auth_cache: dict[tuple[str, str], Account] = {}
-        self._auth_failures: dict[str, int] = {}
+        self._auth_failures: dict[str, tuple[int, float]] = {}
         self._auth_lock = threading.Lock()
         self.started_at = clock.now()
 
@@ -231,7 +245,16 @@ class Gateway:
         return Account(rec.id, rec.username), password
 
     def authenticate(self, username: str, password: str) -> Account | None:
-        """Check credentials; repeated failures for a name are slowed down (never logged in clear)."""
+        """Check credentials. After a failed login a user name is locked for a delay that doubles
+        with each failure in a row (``http.auth_failure_delay``, capped at ``AUTH_LOCK_MAX``);
+        attempts inside the lock are refused without checking the password, so guessing cannot
+        go faster than the lock, and no request thread sleeps. Passwords are never logged."""
+        now = self.clock.monotonic()
+        with self._auth_lock:
+            failures, locked_until = self._auth_failures.get(username, (0, 0.0))
+        if now < locked_until:
+            log.warning("login for %r refused: locked for %.1f s after %d failures", username, locked_until - now, failures)
+            return None
         key = (username, hashlib.sha256(password.encode()).hexdigest())
         with self._auth_lock:
             cached = self._auth_cache.get(key)
@@ -246,11 +269,12 @@ class Gateway:
                     self._auth_cache.clear()
                 self._auth_cache[key] = account
             return account
+        delay = min(AUTH_LOCK_MAX, self.config.http.auth_failure_delay * 2**failures)
         with self._auth_lock:
-            failures = self._auth_failures.get(username, 0) + 1
-            self._auth_failures[username] = failures
-        log.warning("failed login for %r (%d in a row)", username, failures)
-        time.sleep(min(2.0, self.config.http.auth_failure_delay * failures))
+            self._auth_failures[username] = (failures + 1, now + delay)
+            if len(self._auth_failures) > 10_000:  # bounded memory under a spray of user names
+                self._auth_failures.clear()
+        log.warning("failed login for %r (%d in a row); locked for %.1f s", username, failures + 1, delay)
         return None
 
     def forget_credentials(self) -> None:
@@ -391,14 +415,14 @@ class Gateway:
     def _view(self, m: MessageRecord) -> SentMessage:
         status = STATUSES[m.status_name] if m.status_name else STATE_STATUS[m.state]
         error = error_by_id(m.error_id) if m.error_id else NO_ERROR
-        price = Price(self.config.account.price_per_message * m.sms_count, self.config.account.currency)
+        price = Price(self.config.account.price_per_message, self.config.account.currency)  # per one SMS
         return SentMessage(
             bulk_id=m.bulk_id,
             message_id=m.message_id,
             to=m.destination,
             sender=m.sender,
             text=m.text,
-            sent_at=_utc(m.created_at),  # type: ignore[arg-type]
+            sent_at=_utc(m.sent_at if m.sent_at is not None else m.created_at),  # type: ignore[arg-type]
             done_at=_utc(m.done_at),
             sms_count=m.sms_count,
             price=price,
@@ -471,13 +495,15 @@ class Gateway:
         *,
         to: str | None = None,
         keyword: str | None = None,
+        no_keyword: bool = False,
         received_since: datetime | None = None,
         received_until: datetime | None = None,
         limit: int | None = None,
     ) -> list[ReceivedMessage]:
         rows = self.store.inbound_logs(
-            receiver=to,
+            receiver=normalise_number(to, "to") if to else None,
             keyword=keyword.upper() if keyword else None,
+            no_keyword=no_keyword,
             since=received_since.timestamp() if received_since else None,
             until=received_until.timestamp() if received_until else None,
             limit=self._limit(limit, 50),
@@ -487,16 +513,25 @@ class Gateway:
     # ---- account and health ----
 
     def balance(self, account: Account) -> Balance:
+        """The SIM's balance by USSD. ConfigError: no code configured; ModemUnavailableError: no
+        modem or no answer; UnexpectedReplyError: the answer holds no amount."""
         cfg = self.config.account
         if not cfg.balance_ussd:
-            raise ValidationError("balance: no USSD balance code is configured (account.balance_ussd)", "balance")
+            raise ConfigError("balance: no USSD balance code is configured (account.balance_ussd)")
         if self.modem is None:
-            raise ValidationError("balance: no modem", "balance")
-        text = self.modem.ussd(cfg.balance_ussd)
+            raise ModemUnavailableError("balance: no modem is attached")
+        try:
+            text = self.modem.ussd(cfg.balance_ussd)
+        except AtTimeoutError as exc:
+            raise ModemUnavailableError(f"balance: the network did not answer {cfg.balance_ussd} ({exc})") from None
         match = re.search(cfg.balance_pattern, text)
         if not match:
-            raise ValidationError(f"balance: the USSD answer has no amount: {text!r}", "balance")
-        return Balance(float(match.group(1).replace(",", ".")), cfg.currency, text)
+            raise UnexpectedReplyError(f"balance: the USSD answer has no amount: {text!r}")
+        try:
+            amount = float(match.group(1).replace(",", "."))
+        except (IndexError, ValueError):
+            raise UnexpectedReplyError(f"balance: account.balance_pattern found no number in {text!r}") from None
+        return Balance(amount, cfg.currency, text)
 
     def health(self) -> dict[str, Any]:
         modem: dict[str, Any] = {"state": "absent"}

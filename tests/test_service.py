@@ -6,8 +6,8 @@ import pytest
 
 from gateway.clock import ManualClock
 from gateway.config import Config, SendingConfig
-from gateway.errors import ValidationError
-from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, hash_password, normalise_number, verify_password
+from gateway.errors import AtTimeoutError, ConfigError, ModemUnavailableError, ValidationError
+from gateway.service import UnexpectedReplyError, Destination, Gateway, LogQuery, SubmitRequest, hash_password, normalise_number, verify_password
 from gateway.statuses import MessageState
 from gateway.store import Store
 
@@ -38,9 +38,22 @@ def test_password_hashes() -> None:
 def test_authenticate(gw: Gateway, alice) -> None:
     assert gw.authenticate("alice", "alice-password") == alice
     assert gw.authenticate("alice", "alice-password") == alice  # cached path
-    gw.config = replace(gw.config, http=replace(gw.config.http, auth_failure_delay=0.0))
-    assert gw.authenticate("alice", "nope") is None
     assert gw.authenticate("nobody", "x") is None
+
+
+def test_failed_logins_lock_the_name_with_a_doubling_delay(gw: Gateway, alice) -> None:
+    clock = gw.clock
+    assert gw.authenticate("alice", "wrong") is None  # locked 0.2 s
+    assert gw.authenticate("alice", "alice-password") is None  # refused unchecked inside the lock
+    clock.advance(0.21)
+    assert gw.authenticate("alice", "wrong") is None  # second failure: locked 0.4 s
+    clock.advance(0.3)
+    assert gw.authenticate("alice", "alice-password") is None
+    clock.advance(0.11)
+    assert gw.authenticate("alice", "alice-password") == alice  # success clears the count
+    assert gw.authenticate("alice", "wrong") is None
+    clock.advance(0.21)
+    assert gw.authenticate("alice", "alice-password") == alice
 
 
 def test_submit_is_stored_before_it_returns(gw: Gateway, alice) -> None:
@@ -124,5 +137,57 @@ def test_normalise_number() -> None:
 
 
 def test_balance_needs_configuration(gw: Gateway, alice) -> None:
-    with pytest.raises(ValidationError, match="balance_ussd"):
+    with pytest.raises(ConfigError, match="balance_ussd"):
         gw.balance(alice)
+
+
+class FakeUssdModem:
+    """The ModemView seam: answers USSD with a scripted text or raises a time-out."""
+
+    def __init__(self, answer: str | Exception) -> None:
+        self.answer = answer
+        self.codes: list[str] = []
+
+    def health(self):  # pragma: no cover - not used here
+        return {}
+
+    def ussd(self, code: str, timeout: float = 30) -> str:
+        self.codes.append(code)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("Your balance is 12,50 EUR. Valid until 01.01.", 12.5),
+        (AtTimeoutError("AT+CUSD", 30), ModemUnavailableError),
+        ("Service unavailable", UnexpectedReplyError),
+    ],
+)
+def test_balance_by_ussd(gw: Gateway, alice, answer, expected) -> None:
+    gw.config = replace(gw.config, account=replace(gw.config.account, balance_ussd="*100#"))
+    gw.modem = FakeUssdModem(answer)
+    if isinstance(expected, float):
+        assert gw.balance(alice).balance == expected
+        assert gw.modem.codes == ["*100#"]
+    else:
+        with pytest.raises(expected):
+            gw.balance(alice)
+
+
+def test_balance_without_modem(gw: Gateway, alice) -> None:
+    gw.config = replace(gw.config, account=replace(gw.config.account, balance_ussd="*100#"))
+    with pytest.raises(ModemUnavailableError):
+        gw.balance(alice)
+
+
+def test_inbox_logs_filters(gw: Gateway, alice, store: Store) -> None:
+    for sender, text in (("4479", "STOP now"), ("4478", "")):
+        store.insert_inbound(message_id=sender, sender=sender, receiver="447700900001", text=text or None, data=None,
+                             keyword="STOP" if text else None, clean_text="now" if text else None, sms_count=1,
+                             complete=True, received_at=1.0)
+    assert [m.message_id for m in gw.inbox_logs(alice, keyword="stop")] == ["4479"]
+    assert [m.message_id for m in gw.inbox_logs(alice, no_keyword=True)] == ["4478"]
+    assert len(gw.inbox_logs(alice, to="+44 7700 900001")) == 2

@@ -23,7 +23,7 @@ import bottle
 
 from gateway.api.http import ApiError, Reply, format_date, new_dialect_app
 from gateway.api.parsing import Fields, Query, parse_body
-from gateway.errors import ValidationError
+from gateway.errors import ConfigError, ModemError, ModemUnavailableError, ValidationError
 from gateway.service import (
     Account,
     Accepted,
@@ -319,29 +319,27 @@ class InfobipRoutes:
 
     def inbox_logs(self, account: Account) -> Reply:
         q = Query(bottle.request)
-        keyword, limit = q.text("keyword"), q.integer("limit")
+        keyword = q.text("keyword")
         no_keyword = keyword is not None and keyword.upper() == "NO_KEYWORD"
         rows = self.gateway.inbox_logs(
             account,
             to=q.text("to"),
             keyword=None if no_keyword else keyword,
+            no_keyword=no_keyword,
             received_since=q.date("receivedSince"),
             received_until=q.date("receivedUntil"),
-            limit=1000 if no_keyword else limit,  # Gateway has no "no keyword" filter: filter here
+            limit=q.integer("limit"),
         )
-        if no_keyword:
-            rows = [m for m in rows if m.keyword is None][: limit or 50]
         return Reply({"results": [received_json(m) for m in rows]}, "MOLogsResponse")
 
     def balance(self, account: Account) -> Reply:
-        if not self.gateway.config.account.balance_ussd:
-            raise ApiError(400, "balance is not available: no USSD balance code is configured "
-                                "(account.balance_ussd)")
-        if self.gateway.modem is None:
-            raise ApiError(503, "balance is not available: no modem is attached")
         try:
             balance = self.gateway.balance(account)
-        except ValidationError as exc:
+        except ConfigError as exc:
+            raise ApiError(400, f"balance is not available: {exc}") from None
+        except ModemUnavailableError as exc:
+            raise ApiError(503, f"balance is not available: {exc}") from None
+        except ModemError as exc:
             raise ApiError(502, f"the operator's USSD answer could not be read: {exc}") from None
         return Reply({"balance": balance.balance, "currency": balance.currency}, "AccountBalance")
 

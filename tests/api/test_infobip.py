@@ -444,7 +444,7 @@ def test_reports_match_the_spec_and_are_returned_once(client: Client, store: Sto
     for report in results:
         assert set(report) == REPORT_KEYS
         assert report["bulkId"] == sent["bulkId"]
-        assert report["sentAt"] == "2026-03-01T12:00:00.123+0000"
+        assert report["sentAt"] == "2026-03-01T12:00:02.623+0000"  # first part handed to the network
         assert report["doneAt"] == "2026-03-01T12:00:02.623+0000"
         assert report["smsCount"] == 1
         assert report["price"] == {"pricePerMessage": 0.01, "currency": "EUR"}
