@@ -13,7 +13,7 @@ from typing import Sequence
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import InboundConfig
 from gateway.errors import PduError
-from gateway.sms import Deliver, decode_pdu
+from gateway.sms import Deliver, decode_pdu, reassemble_text
 from gateway.store import InboundRecord, Store, StoredInboundPart
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,15 @@ class InboundHandler:
         if not isinstance(sms, Deliver):
             log.error("expected an SMS-DELIVER, got %s; ignored", type(sms).__name__)
             return None
-        return self.handle(sms)
+        return self.handle(sms, pdu)
 
-    def handle(self, sms: Deliver) -> InboundRecord | None:
+    def handle(self, sms: Deliver, pdu: str | None = None) -> InboundRecord | None:
         sender = sms.sender.number
         if sms.concat is None or sms.concat.total <= 1:
             return self._store(sender=sender, text=sms.text, data=sms.data, parts=1, complete=True)
         c = sms.concat
         now = self.clock.now().timestamp()
-        parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now)
+        parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now, pdu)
         log.info("inbound part %d/%d (ref %d) from %s", c.seq, c.total, c.ref, sender)
         if len(parts) < c.total:
             return None
@@ -84,7 +84,12 @@ class InboundHandler:
         if all(p.data is not None and p.text is None for p in parts):
             data = b"".join(by_seq[i].data or b"" for i in range(1, total + 1) if i in by_seq)
             return self._store(group[0], None, data, total, complete, consumed=[group])
-        text = "".join((by_seq[i].text or "") if i in by_seq else MISSING_MARK for i in range(1, total + 1))
+        if complete and all(p.pdu for p in parts):
+            # Join the raw septets / UTF-16 units: an ESC pair or a surrogate pair that the sender
+            # split across two parts comes out whole.
+            text = reassemble_text([decode_pdu(p.pdu) for p in parts])  # type: ignore[misc, arg-type]
+        else:
+            text = "".join((by_seq[i].text or "") if i in by_seq else MISSING_MARK for i in range(1, total + 1))
         return self._store(group[0], text, None, total, complete, consumed=[group])
 
     def _store(

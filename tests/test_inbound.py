@@ -8,7 +8,7 @@ import pytest
 from gateway.clock import ManualClock
 from gateway.config import InboundConfig
 from gateway.inbound import InboundHandler, split_keyword
-from gateway.sms import encode_deliver_binary, encode_deliver_text
+from gateway.sms import encode_deliver, encode_deliver_binary, encode_deliver_text
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -46,6 +46,21 @@ def test_parts_out_of_order_and_duplicated(handler, store) -> None:
     rec = handler.handle_pdu(pdus[1])
     assert rec.text == text and rec.sms_count == 3 and rec.complete
     assert len(store.inbound_logs()) == 1
+
+
+def test_emoji_split_across_parts_by_a_sloppy_sender_comes_out_whole(handler) -> None:
+    """Some phones cut UCS-2 between the two halves of a surrogate pair; decoding each part
+    alone would give U+FFFD twice."""
+    raw = "ab😀cd".encode("utf-16-be")  # 😀 = D83D DE00, bytes 4..7
+    halves = [raw[:6], raw[6:]]  # the cut falls inside the surrogate pair
+    pdus = [
+        encode_deliver("+41791234567", timestamp=T0, dcs=0x08, udhi=True,
+                       user_data=bytes([5, 0, 3, 0x42, 2, seq]) + half, udl=6 + len(half))
+        for seq, half in enumerate(halves, start=1)
+    ]
+    handler.handle_pdu(pdus[1])
+    rec = handler.handle_pdu(pdus[0])
+    assert rec.text == "ab😀cd"
 
 
 def test_missing_part_delivered_incomplete_after_timeout(store, clock) -> None:

@@ -58,13 +58,15 @@ class InboundStore:
         return self.writer.run(job)
 
     def add_inbound_part(
-        self, sender: str, ref: int, ref_bits: int, total: int, seq: int, text: str | None, data: bytes | None, now: float
+        self, sender: str, ref: int, ref_bits: int, total: int, seq: int, text: str | None, data: bytes | None, now: float,
+        pdu: str | None = None,
     ) -> list[StoredInboundPart]:
         """Store one part (duplicates ignored) and return every part of that message so far."""
 
         def job() -> list[StoredInboundPart]:
             InboundPart.insert(
-                sender=sender, ref=ref, ref_bits=ref_bits, total=total, seq=seq, text=text, data=data, received_at=now
+                sender=sender, ref=ref, ref_bits=ref_bits, total=total, seq=seq, text=text, data=data, received_at=now,
+                pdu=pdu,
             ).on_conflict_ignore().execute()
             return self._inbound_parts(sender, ref, ref_bits, total)
 
@@ -78,7 +80,7 @@ class InboundStore:
             & (InboundPart.total == total)
         ).order_by(InboundPart.seq)
         return [
-            StoredInboundPart(r.seq, r.text, bytes(r.data) if r.data is not None else None, r.received_at)
+            StoredInboundPart(r.seq, r.text, bytes(r.data) if r.data is not None else None, r.received_at, r.pdu)
             for r in rows
         ]
 

@@ -100,6 +100,7 @@ class InboundPart(_Base):
     total = pw.IntegerField()
     seq = pw.IntegerField()
     text = pw.TextField(null=True)
+    pdu = pw.TextField(null=True)  # the whole SMS-DELIVER, to join raw septets across parts
     data = pw.BlobField(null=True)
     received_at = pw.FloatField()
 

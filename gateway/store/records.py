@@ -102,6 +102,7 @@ class StoredInboundPart:
     text: str | None
     data: bytes | None
     received_at: float
+    pdu: str | None = None
 
 
 @dataclass(frozen=True)
