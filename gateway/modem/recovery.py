@@ -49,6 +49,14 @@ class Recovery:
         self.m.set_state(ModemState.STARTING)
         channel = self.s.channel()
         if not probe(channel, settings.probe_attempts, settings.probe_timeout_s):
+            # A modem still booting (a HAT that powers up by itself, a Pi that booted faster)
+            # would be switched *off* by a press: give it its boot time before pressing.
+            log.info("no answer to AT: waiting up to %g s for a booting modem",
+                     self.m.profile.boot_timeout_s)
+            if self.wait_boot():
+                if not self.s.initialise():
+                    self.ladder("initialisation failed")
+                return
             if self.m.power is None:
                 raise LadderExhausted("the modem does not answer AT and no PWRKEY pin is "
                                       "configured: switch it on by hand")

@@ -84,6 +84,17 @@ def test_powered_off_at_start_is_switched_on_after_probing(make_rig):
     assert rig.listener.details(EventKind.POWERED_ON)
 
 
+def test_a_modem_still_booting_at_start_is_not_switched_off(make_rig, gpio):
+    rig = make_rig("sim7600", pwrkey=True, start=False)
+    rig.emu.faults.power_off()
+    rig.emu.timing = rig.emu.timing.replace(boot_time=1.5)   # UART up after 0.75 s
+    rig.emu.pwrkey(True)
+    rig.emu.pwrkey(False)                                     # the HAT switched itself on
+    rig.modem.start()
+    assert rig.modem.wait_ready(5)
+    assert presses(rig) == 0
+
+
 def test_already_on_at_start_is_never_pulsed(make_rig):
     rig = make_rig("sim7600", pwrkey=True, powered=True)
     assert rig.modem.wait_ready(5)
