@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from gateway.emulator import text_mode
 from gateway.emulator.commands_sms import memory
 from gateway.emulator.storage import Stat, StorageFull, StoredMessage
 from gateway.sms import tpdu_length
@@ -46,7 +47,8 @@ def deliver_sms(m: "EmulatedModem", pdu: str, message_class: int | None,
         return False
     _mode, mt, _bm, _ds, _bfr = m.s.cnmi
     if (mt == 2 and message_class != 2) or (mt == 3 and message_class == 3):
-        m.emit_sms_urc([f"+CMT: ,{tpdu_length(pdu)}", pdu])
+        m.emit_sms_urc(text_mode.arrival_lines(pdu, m.s.cscs) if m.s.cmgf
+                       else [f"+CMT: ,{tpdu_length(pdu)}", pdu])
         if m.s.csms == 1:
             _await_ack(m, redeliver)
         m.received.append(record)
@@ -74,7 +76,8 @@ def deliver_report(m: "EmulatedModem", pdu: str, record: "ReportRecord",
     ds = m.s.cnmi[3]
     routed = "dropped"
     if ds == 1:
-        m.emit_sms_urc([f"+CDS: {tpdu_length(pdu)}", pdu])
+        m.emit_sms_urc(text_mode.arrival_lines(pdu, m.s.cscs) if m.s.cmgf
+                       else [f"+CDS: {tpdu_length(pdu)}", pdu])
         if m.s.csms == 1:
             _await_ack(m, redeliver)
         routed = "+CDS"

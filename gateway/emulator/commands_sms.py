@@ -10,9 +10,10 @@ import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gateway.emulator import text_mode
 from gateway.emulator.atparse import Command, Kind
 from gateway.emulator.commands_basic import Handler, info, setting, sim_error
-from gateway.emulator.result import Result
+from gateway.emulator.result import Prompt, Result
 from gateway.emulator.storage import Memory, Stat, StorageFull, StoredMessage
 from gateway.errors import PduError
 from gateway.sms import Submit, decode_pdu, encode_submit, tpdu_length
@@ -145,9 +146,9 @@ def cmd_text_mode_settings(m: "EmulatedModem", c: Command) -> Result:
     return Result()
 
 
-def _pdu_length_arg(m: "EmulatedModem", c: Command) -> int:
+def _pdu_length_arg(c: Command) -> int:
     length = c.int_arg(0)
-    if m.s.cmgf != 0 or length is None or not 1 <= length <= 255:
+    if length is None or not 1 <= length <= 255:
         raise ValueError(length)
     return length
 
@@ -158,21 +159,34 @@ def cmd_cmgs(m: "EmulatedModem", c: Command) -> Result:
         return Result()
     if c.kind is not Kind.SET:
         return m.error()
-    if m.s.cmgf != 0:
-        return m.cms(302)   # text mode sending is not modelled (docs/emulator.md)
-    return Result(prompt=("cmgs", _pdu_length_arg(m, c), 0))
+    if m.s.cmgf == 1:      # AT+CMGS="<da>"[,<toda>]
+        return Result(prompt=Prompt("text", destination=_destination(m, c)))
+    return Result(prompt=Prompt("pdu", length=_pdu_length_arg(c)))
 
 
 @sms_command("+CMGW")
 def cmd_cmgw(m: "EmulatedModem", c: Command) -> Result:
     if c.kind is Kind.TEST:
         return Result()
+    if m.s.cmgf == 1:      # AT+CMGW[="<da>"[,<toda>[,<stat>]]]
+        name = (c.str_arg(2) or "STO UNSENT").upper()
+        if c.kind not in (Kind.EXEC, Kind.SET) or text_mode.STAT_BY_NAME.get(name) is None:
+            return m.error()
+        return Result(prompt=Prompt("text", store=True, stat=int(text_mode.STAT_BY_NAME[name]),
+                                    destination=c.str_arg(0) or ""))
     if c.kind is not Kind.SET:
         return m.error()
     stat = c.int_arg(1, int(Stat.STO_UNSENT))
     if stat not in (0, 1, 2, 3):
         return m.error()
-    return Result(prompt=("cmgw", _pdu_length_arg(m, c), stat))
+    return Result(prompt=Prompt("pdu", store=True, length=_pdu_length_arg(c), stat=stat))
+
+
+def _destination(m: "EmulatedModem", c: Command) -> str:
+    number = c.str_arg(0)
+    if not number:
+        raise ValueError("no destination")
+    return bytes.fromhex(number).decode("utf-16-be") if m.s.cscs == "UCS2" else number
 
 
 def _stored(m: "EmulatedModem", c: Command, slot: int
@@ -211,22 +225,40 @@ _STATS = {0: Stat.REC_UNREAD, 1: Stat.REC_READ, 2: Stat.STO_UNSENT, 3: Stat.STO_
 
 @sms_command("+CMGL")
 def cmd_cmgl(m: "EmulatedModem", c: Command) -> Result:
+    text = m.s.cmgf == 1
     if c.kind is Kind.TEST:
-        return info("+CMGL: (0-4)")
+        return info('+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")' if text
+                    else "+CMGL: (0-4)")
     if c.kind not in (Kind.EXEC, Kind.SET):
         return m.error()
-    if c.args and c.quoted and c.quoted[0]:
-        return m.cms(304)   # "ALL" etc. belong to text mode
-    stat = c.int_arg(0, 0)
-    if stat not in _STATS or c.int_arg(1, 0) not in (0, 1):
+    if text:
+        name = (c.str_arg(0) or "REC UNREAD").upper()
+        if name not in text_mode.STAT_BY_NAME:
+            return m.error()
+        wanted = text_mode.STAT_BY_NAME[name]
+    else:
+        if c.args and c.quoted and c.quoted[0]:
+            return m.cms(304)   # "ALL" etc. belong to text mode
+        if c.int_arg(0, 0) not in _STATS:
+            return m.error()
+        wanted = _STATS[c.int_arg(0, 0) or 0]
+    if c.int_arg(1, 0) not in (0, 1):
         return m.error()
     mem = memory(m, m.s.cpms[0])
     lines: list[str] = []
-    for index, msg in mem.listing(_STATS[stat]):
-        lines += [f"+CMGL: {index},{int(msg.stat)},,{msg.tpdu_length}", msg.pdu]
+    for index, msg in mem.listing(wanted):
+        lines += _entry(m, f"+CMGL: {index},", msg)
         if msg.stat is Stat.REC_UNREAD and c.int_arg(1, 0) == 0:
             mem.set_stat(index, Stat.REC_READ)
     return info(*lines) if lines else Result()
+
+
+def _entry(m: "EmulatedModem", prefix: str, msg: StoredMessage) -> list[str]:
+    """One +CMGL / +CMGR entry: PDU mode ``<stat>,,<length>`` + PDU, or the text-mode form."""
+    if m.s.cmgf == 0:
+        return [f"{prefix}{int(msg.stat)},,{msg.tpdu_length}", msg.pdu]
+    fields, body = text_mode.render(msg.stat, msg.pdu, m.s.cscs)
+    return [prefix + fields] + ([] if body is None else [body])
 
 
 @sms_command("+CMGR")
@@ -237,7 +269,7 @@ def cmd_cmgr(m: "EmulatedModem", c: Command) -> Result:
     mem, index, msg = found
     if msg.stat is Stat.REC_UNREAD and c.int_arg(1, 0) == 0:
         mem.set_stat(index, Stat.REC_READ)
-    return info(f"+CMGR: {int(msg.stat)},,{msg.tpdu_length}", msg.pdu)
+    return info(*_entry(m, "+CMGR: ", msg))
 
 
 _DELFLAGS = {1: {Stat.REC_READ}, 2: {Stat.REC_READ, Stat.STO_SENT},
@@ -276,15 +308,22 @@ def _decode_submit(pdu: str) -> Submit | None:
     return decoded if isinstance(decoded, Submit) else None
 
 
-def finish_pdu(m: "EmulatedModem", kind: str, length: int, stat: int, pdu: str) -> Result:
-    """Ctrl-Z arrived: check the PDU against the announced length, then store or send it."""
+def finish_input(m: "EmulatedModem", prompt: Prompt, data: str) -> Result:
+    """Ctrl-Z arrived after the ``> `` prompt."""
+    if prompt.kind == "text":
+        return text_mode.finish_text(m, prompt, data)
+    return finish_pdu(m, prompt, data)
+
+
+def finish_pdu(m: "EmulatedModem", prompt: Prompt, pdu: str) -> Result:
+    """Check the PDU against the announced length, then store or send it."""
     if (len(pdu) < 2 or len(pdu) % 2 or any(ch not in string.hexdigits for ch in pdu)
-            or tpdu_length(pdu) != length):
+            or tpdu_length(pdu) != prompt.length):
         return m.cms(304)
     pdu = pdu.upper()
-    if kind == "cmgw":
+    if prompt.store:
         try:
-            index = memory(m, m.s.cpms[1]).store(StoredMessage(Stat(stat), pdu))
+            index = memory(m, m.s.cpms[1]).store(StoredMessage(Stat(prompt.stat), pdu))
         except StorageFull:
             return m.cms(322)
         return info(f"+CMGW: {index}")

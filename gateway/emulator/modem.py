@@ -22,7 +22,7 @@ from gateway.clock import Clock
 from gateway.emulator import arrival, commands_basic, commands_network, commands_sms
 from gateway.emulator.faults import FaultPlan
 from gateway.emulator.profiles import CME_TEXT, Profile, get_profile
-from gateway.emulator.result import Result
+from gateway.emulator.result import Prompt, Result
 from gateway.emulator.scheduler import Scheduler
 from gateway.emulator.state import PowerState, Settings, SimState
 from gateway.emulator.storage import MessageStorage
@@ -101,7 +101,7 @@ class EmulatedModem(UartMixin):
         self._sink: Callable[[bytes], None] | None = None
         self._line = bytearray()
         self._last_line = b""
-        self._prompt: tuple[str, int, int] | None = None
+        self._prompt: Prompt | None = None
         self._pdu = bytearray()
         self.busy = False
         self.lines_received = 0

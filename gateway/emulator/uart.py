@@ -12,7 +12,7 @@ from collections.abc import Callable
 from gateway.clock import Clock
 from gateway.emulator import commands_sms
 from gateway.emulator.atparse import Command, ParseError, parse_line, strip_prefix
-from gateway.emulator.result import Result
+from gateway.emulator.result import Prompt, Result
 from gateway.emulator.state import PowerState, Settings
 from gateway.emulator.timing import Timing
 
@@ -34,6 +34,7 @@ class UartMixin:
     silent_until: float
     urc_buffer: list[str]
     lines_received: int
+    _prompt: Prompt | None
     _handlers: dict[str, Callable[..., Result]]
 
     # ----------------------------------------------------------------------------- output
@@ -134,13 +135,14 @@ class UartMixin:
             self.write(data)
 
     def _prompt_byte(self, byte: int) -> None:
+        prompt = self._prompt
+        assert prompt is not None
         if byte == CTRL_Z:
-            kind, length, stat = self._prompt or ("cmgs", 0, 0)
             self._prompt = None
-            pdu, self._pdu = self._pdu.decode("latin-1"), bytearray()
+            data, self._pdu = self._pdu.decode("latin-1"), bytearray()
             self.busy = True
             self.notify()
-            result = commands_sms.finish_pdu(self, kind, length, stat, pdu)
+            result = commands_sms.finish_input(self, prompt, data)
             self._complete([result.info] if result.info else [], result)
         elif byte == ESC:
             self._prompt, self._pdu = None, bytearray()
@@ -148,7 +150,9 @@ class UartMixin:
             self._complete([], Result())
         else:
             self._echo(bytes([byte]))
-            if chr(byte) not in "\r\n \t":
+            if prompt.kind == "text":
+                self._pdu.append(0x0A if byte == 0x0D else byte)   # CR in a text is a new line
+            elif chr(byte) not in "\r\n \t":
                 self._pdu.append(byte)
 
     def _run_line(self, raw: bytes) -> None:
@@ -207,7 +211,7 @@ class UartMixin:
             self._drain_queue()
         self.at(self.timing.command_latency + result.delay, finish)
 
-    def _open_prompt(self, prompt: tuple[str, int, int] | None) -> None:
+    def _open_prompt(self, prompt: Prompt | None) -> None:
         self._prompt = prompt
         self.write(b"\r\n> ")
         self.busy = False

@@ -154,11 +154,6 @@ def test_cmgs_without_smsc_is_cms_330(sim800: Term) -> None:
     assert send(sim800) == b"\r\n+CMS ERROR: 330\r\n"
 
 
-def test_cmgs_in_text_mode_is_refused(sim800: Term) -> None:
-    sim800.at("AT+CMGF=1")
-    assert sim800.at('AT+CMGS="+447700900999"') == b"\r\n+CMS ERROR: 302\r\n"
-
-
 def test_cmgs_latency_and_cmms_speed_up(make_modem: Callable[..., EmulatedModem],
                                         make_term: Callable[..., Term]) -> None:
     clock = ManualClock()

@@ -115,6 +115,24 @@ def test_gsmmodem_list_stored_pdu(make_modem: Callable[..., EmulatedModem],
     assert term.at(host["host"].removesuffix("\r")) == expected.encode()
 
 
+def test_gsmmodem_text_mode_listing_of_the_same_messages(make_modem: Callable[..., EmulatedModem],
+                                                          make_term: Callable[..., Term]) -> None:
+    """The recording lists the same three SMS in PDU and in text mode: store the PDUs, list
+    them in text mode, and the answer is the recorded text-mode one, byte for byte."""
+    dialogs = _dialogs()
+    pdu_lines = [line.removesuffix("\r\n") for line in
+                 dialogs["list_stored_pdu"]["steps"][1]["modem"][:-1]]
+    host, answer = dialogs["list_stored_text_mode"]["steps"]
+    modem = make_modem("sim7600")
+    for header, pdu in zip(pdu_lines[::2], pdu_lines[1::2]):
+        modem.storage["SM"].store(StoredMessage(Stat(int(header.split(",")[1])), pdu))
+    term = make_term(modem)
+    term.at("AT+CMGF=1")
+    listed = [line.removesuffix("\r\n") for line in answer["modem"][:-1]]
+    expected = "\r\n" + "\r\n".join(listed) + "\r\n\r\nOK\r\n"
+    assert term.at(host["host"].removesuffix("\r")) == expected.encode()
+
+
 def test_gsmmodem_status_report_read(make_modem: Callable[..., EmulatedModem],
                                      make_term: Callable[..., Term]) -> None:
     steps = _dialogs()["send_then_status_report_via_cdsi"]["steps"]
