@@ -28,7 +28,8 @@ from gateway.store import PartJob, Store
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL = 1.0  # seconds between expiry sweeps when nothing wakes us
+IDLE_POLL = 1.0  # seconds between looks at the queue when nothing wakes us
+EXPIRY_INTERVAL = 1.0  # seconds between validity sweeps (a writer job each)
 UNAVAILABLE_RETRY = 2.0  # seconds before trying a part again when the modem was not reachable
 HOLD_RETRY = 10.0  # seconds before trying again after "SIM busy / not ready" class errors
 
@@ -71,6 +72,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_send = -1e9
+        self._next_expiry = -1e9
 
     # ---- lifecycle ----
 
@@ -117,9 +119,11 @@ class Dispatcher:
     def run_once(self) -> bool:
         """Expire what is overdue, then send at most one part. True when a part was handled."""
         now = self.clock.now().timestamp()
-        for message_id in self.store.expire_due(now):
-            self.stats.expired += 1
-            log.info("message %s expired before it could be sent", message_id)
+        if self.clock.monotonic() >= self._next_expiry:
+            self._next_expiry = self.clock.monotonic() + EXPIRY_INTERVAL
+            for message_id in self.store.expire_due(now):
+                self.stats.expired += 1
+                log.info("message %s expired before it could be sent", message_id)
         if not self.modem.ready:
             return False
         if self.config.rate_per_minute > 0:

@@ -100,6 +100,16 @@ def test_expiry_and_permanent_failure(store: Store, account: int) -> None:
     assert {r.message_id for r in store.take_reports(account, bulk_id=None, message_id=None, limit=5)} == {"late", "bad"}
 
 
+def test_sent_message_without_report_ends_delivered_to_operator(store: Store, account: int) -> None:
+    store.insert_messages([_msg(account, "m", expires_at=2000.0)])
+    job = store.claim_next_part(1000.0)
+    store.record_part_sent(job.part_id, 5, 1001.0, True)
+    store.expire_due(2000.0 + 3599)
+    assert store.message(account, "m").state is MessageState.SENT
+    store.expire_due(2000.0 + 3600)
+    assert store.message(account, "m").state is MessageState.SENT_NO_REPORT
+
+
 @pytest.mark.parametrize("resend", [False, True])
 def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
     s = Store(tmp_path / "db")

@@ -14,6 +14,9 @@ from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob,
 from gateway.store.writer import Writer
 
 REPORT_WINDOW = 3 * 24 * 3600.0  # seconds a status report may trail its send (TP-MR reuse bound)
+# An in-doubt part may take a pending report that arrived this recently (a send's longest wait).
+IN_DOUBT_WINDOW = 600.0
+REPORT_GRACE = 3600.0  # seconds after the validity period before a missing report is given up
 FINAL_STATES = tuple(s.value for s in MessageState if s.final)
 
 _INSERT_MESSAGE = (
@@ -127,16 +130,22 @@ class OutboundStore:
             Part.update(state="sent", mr=mr, sent_at=now, error=None).where(Part.id == part_id).execute()
             part = Part.get_by_id(part_id)
             self._settle_message(part.message_id, now, status_report)
-            if mr is not None and status_report:
+            if status_report:
                 self._apply_pending_report(part, now)
 
         self.writer.run(job)
 
     def _apply_pending_report(self, part: Part, now: float) -> None:
+        """A report that arrived while this part was being sent. An in-doubt part (no TP-MR)
+        takes one for its recipient that arrived during the send, whatever its TP-MR."""
         destination = part.message.destination
-        for pending in PendingReport.select().where(
-            (PendingReport.mr == part.mr) & (PendingReport.received_at >= now - REPORT_WINDOW)
-        ).order_by(PendingReport.received_at):
+        if part.mr is None:
+            query = PendingReport.select().where(PendingReport.received_at >= now - IN_DOUBT_WINDOW)
+        else:
+            query = PendingReport.select().where(
+                (PendingReport.mr == part.mr) & (PendingReport.received_at >= now - REPORT_WINDOW)
+            )
+        for pending in query.order_by(PendingReport.received_at):
             if destination.endswith(pending.suffix):
                 pending.delete_instance()
                 self._apply_report_to_part(part.id, pending.tp_status, now)
@@ -173,7 +182,8 @@ class OutboundStore:
         self.writer.run(job)
 
     def expire_due(self, now: float) -> list[str]:
-        """Messages whose validity passed while parts were still queued: EXPIRED_EXPIRED."""
+        """Messages whose validity passed while parts were still queued: EXPIRED_EXPIRED (returned);
+        sent ones whose status report is overdue: DELIVERED_TO_OPERATOR."""
 
         def job() -> list[str]:
             rows = list(
@@ -191,6 +201,18 @@ class OutboundStore:
                     error_id=4101,
                     done_at=now,
                     report_unread=True,
+                ).where(Message.id == row.id).execute()
+            # Sent, but the report never came (lost in a modem reset, or ds=0 after a reboot):
+            # once the SC itself has given up (validity + grace) the honest status is that the
+            # operator took the message.
+            overdue = list(
+                Message.select(Message.id, Message.message_id)
+                .where((Message.expires_at + REPORT_GRACE <= now) & (Message.state == MessageState.SENT.value))
+                .limit(500)
+            )
+            for row in overdue:
+                Message.update(
+                    state=MessageState.SENT_NO_REPORT.value, status_name=None, done_at=now, report_unread=True
                 ).where(Message.id == row.id).execute()
             return [r.message_id for r in rows]
 
