@@ -25,7 +25,7 @@ def split_keyword(text: str | None, keywords: Sequence[str]) -> tuple[str | None
     """First word (upper-cased) is the keyword; the rest is the clean text (spec "cleanText")."""
     if not text:
         return None, text
-    words = text.strip().split(None, 1)
+    words = text.lstrip().split(None, 1)
     if not words:
         return None, text
     first = words[0].upper()

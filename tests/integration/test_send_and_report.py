@@ -78,3 +78,31 @@ def test_health_reports_the_modem(gateway: GatewayProcess) -> None:
 
     body = wait_for(ready, 15, "a healthy modem")
     assert body["modem"]["state"]
+
+
+def test_injected_sms_reaches_the_inbox_api_and_cli(gateway: GatewayProcess) -> None:
+    """`simgate emulator inject` talks to the emulator inside the running `simgate run`."""
+    text = "STOP sending me offers, merci beaucoup! " * 5  # long: 2 parts
+    gateway.cli("emulator", "inject", "--state-dir", str(gateway.state_dir), "--from", "+41791234567", "--text", text)
+
+    def inbox():
+        status, body = gateway.request("GET", "/restapi/sms/1/inbox/reports")
+        assert status == 200, body
+        return body["results"]
+
+    [msg] = wait_for(inbox, 20, "the injected SMS in the inbox")
+    assert (msg["from"], msg["text"], msg["keyword"], msg["smsCount"]) == ("41791234567", text, "STOP", 2)
+    assert msg["cleanText"] == text.split(" ", 1)[1]
+    assert inbox() == []  # each inbound message once
+    status, logs = gateway.request("GET", "/restapi/sms/1/inbox/logs?keyword=STOP")
+    assert [m["messageId"] for m in logs["results"]] == [msg["messageId"]]
+    assert "41791234567" in gateway.cli("inbox").stdout
+
+
+def test_status_command_reads_the_running_gateway(gateway: GatewayProcess) -> None:
+    def healthy():
+        return gateway.cli("status", check=False).returncode == 0
+
+    wait_for(healthy, 15, "simgate status to report ok")
+    out = gateway.cli("status").stdout
+    assert '"state": "ready"' in out
