@@ -11,7 +11,7 @@ import itertools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import serial
@@ -27,19 +27,9 @@ from gateway.reports import ReportMatcher
 from gateway.service import Destination, Gateway, SubmitRequest
 from gateway.statuses import MessageState
 from gateway.store import Store
+from tests.integration.conftest import wait_for
 
 _names = itertools.count()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)  # polling interval under a deadline
 
 
 @dataclass
@@ -60,7 +50,7 @@ class Stack:
         return self.store.message(self.account.id, message_id)
 
     def wait_final(self, message_id: str, timeout: float = 20):
-        return wait_for(lambda: (r := self.state(message_id)) and r.state.final and r, timeout, f"{message_id} to finish")
+        return wait_for(lambda: (r := self.state(message_id)) and r.state.final and r, timeout, f"{message_id} to finish", 0.02)
 
     def sent_to(self, number: str) -> list:
         return [s for s in self.emu.sent if s.destination.lstrip("+") == number]
