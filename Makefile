@@ -24,8 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/python -m compileall -q gateway tests bench
-	@if $(BIN)/python -m ruff --version >/dev/null 2>&1; then $(BIN)/python -m ruff check gateway tests bench; else echo "ruff not installed: pip install ruff"; fi
+	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/pip install --quiet ruff
+	$(BIN)/python -m ruff check --isolated --line-length 100 --select E4,E7,E9,F gateway tests bench
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .hypothesis

@@ -129,7 +129,7 @@ def run(total: int = 10_000, clients: int = 8) -> dict[str, float]:
             elapsed = time.perf_counter() - t0
             for p in procs:
                 p.join()
-            latencies = sorted(l for lat, _e in results for l in lat)
+            latencies = sorted(x for lat, _e in results for x in lat)
             errors = sum(e for _l, e in results)
             rss = _rss_kib(proc.pid)
         finally:

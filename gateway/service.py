@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import threading
-import time
 import uuid
 from base64 import b64decode, b64encode
 from dataclasses import asdict, dataclass

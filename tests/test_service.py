@@ -70,7 +70,7 @@ def test_several_destinations_get_a_bulk_id(gw: Gateway, alice) -> None:
     accepted = gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"), Destination("41793026728")), text="hi"))
     assert accepted.bulk_id and len({m.message_id for m in accepted.messages}) == 2
     logs = gw.logs(alice, LogQuery(bulk_ids=(accepted.bulk_id,)))
-    assert {l.to for l in logs} == {"41793026727", "41793026728"}
+    assert {m.to for m in logs} == {"41793026727", "41793026728"}
 
 
 def test_sms_count_matches_the_codec(gw: Gateway, alice) -> None:
@@ -119,8 +119,8 @@ def test_accounts_are_isolated(gw: Gateway, alice) -> None:
 def test_log_filters(gw: Gateway, alice) -> None:
     gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), text="x", sender="A1"))
     gw.submit(alice, SubmitRequest(destinations=(Destination("41793026728"),), text="y", sender="B2"))
-    assert [l.text for l in gw.logs(alice, LogQuery(sender="B2"))] == ["y"]
-    assert [l.text for l in gw.logs(alice, LogQuery(to="41793026727"))] == ["x"]
+    assert [m.text for m in gw.logs(alice, LogQuery(sender="B2"))] == ["y"]
+    assert [m.text for m in gw.logs(alice, LogQuery(to="41793026727"))] == ["x"]
     assert len(gw.logs(alice, LogQuery(general_status="PENDING"))) == 2
     assert gw.logs(alice, LogQuery(general_status="DELIVERED")) == []
     assert len(gw.logs(alice, LogQuery(limit=1))) == 1

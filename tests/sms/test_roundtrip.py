@@ -78,7 +78,10 @@ def test_text_roundtrip_and_minimal_parts(text: str, opts: SubmitOptions, ref: i
     alphabet = plan.alphabet
     extra = sum(2 + len(d) for _, d in alphabet.language_ies())
     concat = 6 if opts.ref16 else 5
-    size = (lambda s: sum(map(len, units(s, alphabet) or [])))
+
+    def size(s: str) -> int:
+        return sum(map(len, units(s, alphabet) or []))
+
     if len(msgs) > 1:
         assert size(plan.text) > capacity(alphabet.encoding, udh_octets(extra))
         room = capacity(alphabet.encoding, udh_octets(extra + concat))
