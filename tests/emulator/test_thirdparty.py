@@ -121,7 +121,7 @@ def smsd(host: EmulatorHost, tmp_path: Path) -> Iterator[Path]:
         (spool / name).mkdir(parents=True)
     conf = spool / "smsd.conf"
     conf.write_text(
-        f"devices = GSM1\n"
+        "devices = GSM1\n"
         + "".join(f"{d} = {spool / d}\n" for d in ("outgoing", "checked", "incoming", "failed",
                                                     "sent"))
         + f"logfile = {spool / 'smsd.log'}\nloglevel = 7\n"
