@@ -177,9 +177,9 @@ class Supervisor:
         registered = self._wait_registered(channel)
         self._poll_values(channel)
         if registered:
-            m.set_state(ModemState.READY, last_error=None)
             m.emit(EventKind.BOOTED, f"{identity.model} {identity.revision} ready "
                                      f"(storage {session.storage}, CNMI {session.cnmi})")
+            m.set_state(ModemState.READY, last_error=None)
         else:
             m.set_state(ModemState.NO_NETWORK, last_error="not registered after "
                         f"{settings.registration_timeout_s:g} s")

@@ -116,8 +116,8 @@ def test_a_port_that_cannot_be_opened_fails_and_is_retried():
                   serial_factory=factory)
     modem.start()
     try:
-        listener.wait(lambda r: len(opened) >= 2)      # retried after retry_interval_s
-        assert modem.health().state is ModemState.FAILED
+        # Retried after retry_interval_s, failing again with the port's reason.
+        listener.wait(lambda r: len(opened) >= 2 and modem.health().state is ModemState.FAILED)
         assert "cannot open /dev/ttyUSB9" in (modem.health().last_error or "")
     finally:
         modem.stop()
