@@ -230,6 +230,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Explicitly, because a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _terminate)
     print(f"simgate listening on http://{config.http.host}:{config.http.port}", flush=True)
     try:
         server.run()  # waitress returns (or raises) on KeyboardInterrupt: SIGINT and our SIGTERM

@@ -33,5 +33,5 @@ class StoreListener:
         kind = getattr(event, "kind", "event")
         kind = getattr(kind, "value", kind)
         detail = str(getattr(event, "detail", ""))
-        log.info("modem event %s %s", kind, detail)
+        log.debug("modem event %s %s", kind, detail)  # the driver already logged it
         self.store.add_modem_event(str(kind), detail, self.clock.now().timestamp())

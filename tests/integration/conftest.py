@@ -60,9 +60,13 @@ class GatewayProcess:
             raise AssertionError(f"simgate {' '.join(args)} failed: {res.stdout}{res.stderr}")
         return res
 
-    def start(self, *extra: str) -> None:
+    def start(self, *extra: str, sigint_ignored: bool = False) -> None:
+        """``sigint_ignored`` starts it the way a non-interactive shell starts `cmd &`."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([*SIMGATE, "run", *extra], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+        self.proc = subprocess.Popen(
+            [*SIMGATE, "run", *extra], env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec
+        )
         wait_for(self._health_answers, 30, "the gateway to answer /health")
 
     def _health_answers(self) -> bool:
@@ -77,9 +81,9 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         try:
             return self.proc.wait(20)
         finally:

@@ -8,6 +8,7 @@ this tests durability of the accept, not luck with timing.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -73,12 +74,14 @@ def test_sigkill_after_200_loses_nothing_and_sends_once(tmp_path: Path, emulator
         gw.stop()
 
 
-def test_sigterm_stops_cleanly(tmp_path: Path, emulator) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_stop_cleanly(tmp_path: Path, emulator, sig: signal.Signals) -> None:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C, even when a shell started us in the background)."""
     _emu_state, pty = emulator
     gw = make_gateway(tmp_path, SIMGATE_MODEM_PORT=pty, SIMGATE_MODEM_PIN_FACTORY="mock")
-    gw.start()
-    assert gw.stop() == 0
-    assert "simgate stopping" in gw.log()
+    gw.start(sigint_ignored=True)
+    assert gw.stop(sig) == 0
+    assert "simgate stopped" in gw.log()
 
 
 def test_demo_run_prints_credentials_and_stores_them_private(tmp_path: Path) -> None:
