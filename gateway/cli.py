@@ -311,7 +311,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    from gateway.service import hash_password
+    from gateway.auth import hash_password
 
     gw = _open_gateway(args)
     try:

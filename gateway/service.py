@@ -6,19 +6,16 @@ message: "nothing accepted is ever lost" starts here.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
 import re
 import secrets
 import threading
 import uuid
-from base64 import b64decode, b64encode
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
+from gateway.auth import LoginGuard, hash_password
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
 from gateway.errors import (
@@ -43,7 +40,6 @@ from gateway.statuses import (
     error_by_id,
 )
 from gateway.store import (
-    AccountRecord,
     InboundRecord,
     LogFilter,
     MessageRecord,
@@ -58,7 +54,6 @@ _NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
 _ALNUM_SENDER = re.compile(r"^[\x20-\x7e]{1,11}$")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
-AUTH_LOCK_MAX = 30.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -174,28 +169,6 @@ class ModemView(Protocol):
     def ussd(self, code: str, timeout: float = 30) -> str: ...
 
 
-# --- passwords (scrypt, as DESIGN.md's security defaults ask) ----------------------------------
-
-_SCRYPT = dict(n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32)
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return "scrypt$%s$%s" % (b64encode(salt).decode(), b64encode(digest).decode())
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(password.encode(), salt=b64decode(salt), **_SCRYPT)
-    return hmac.compare_digest(candidate, b64decode(digest))
-
-
 def _utc(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
 
@@ -227,12 +200,14 @@ class Gateway:
         self.modem = modem
         self._ref_lock = threading.Lock()
         self._next_ref = (store.last_concat_ref() + 1) % 65536
-        self._auth_cache: dict[tuple[str, str], Account] = {}
-        self._auth_failures: dict[str, tuple[int, float]] = {}
-        self._auth_lock = threading.Lock()
+        self._guard = LoginGuard(self._credentials, failure_delay=config.http.auth_failure_delay, clock=clock)
         self.started_at = clock.now()
 
     # ---- accounts ----
+
+    def _credentials(self, username: str) -> tuple[int, str] | None:
+        rec = self.store.account(username)
+        return (rec.id, rec.password_hash) if rec else None
 
     def create_account(self, username: str, password: str | None = None) -> tuple[Account, str]:
         if not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", username or ""):
@@ -244,41 +219,11 @@ class Gateway:
         return Account(rec.id, rec.username), password
 
     def authenticate(self, username: str, password: str) -> Account | None:
-        """Check credentials. After a failed login a user name is locked for a delay that doubles
-        with each failure in a row (``http.auth_failure_delay``, capped at ``AUTH_LOCK_MAX``);
-        attempts inside the lock are refused without checking the password, so guessing cannot
-        go faster than the lock, and no request thread sleeps. Passwords are never logged."""
-        now = self.clock.monotonic()
-        with self._auth_lock:
-            failures, locked_until = self._auth_failures.get(username, (0, 0.0))
-        if now < locked_until:
-            log.warning("login for %r refused: locked for %.1f s after %d failures", username, locked_until - now, failures)
-            return None
-        key = (username, hashlib.sha256(password.encode()).hexdigest())
-        with self._auth_lock:
-            cached = self._auth_cache.get(key)
-        if cached is not None:
-            return cached
-        rec: AccountRecord | None = self.store.account(username)
-        if rec is not None and verify_password(password, rec.password_hash):
-            account = Account(rec.id, rec.username)
-            with self._auth_lock:
-                self._auth_failures.pop(username, None)
-                if len(self._auth_cache) > 1000:
-                    self._auth_cache.clear()
-                self._auth_cache[key] = account
-            return account
-        delay = min(AUTH_LOCK_MAX, self.config.http.auth_failure_delay * 2**failures)
-        with self._auth_lock:
-            self._auth_failures[username] = (failures + 1, now + delay)
-            if len(self._auth_failures) > 10_000:  # bounded memory under a spray of user names
-                self._auth_failures.clear()
-        log.warning("failed login for %r (%d in a row); locked for %.1f s", username, failures + 1, delay)
-        return None
+        account_id = self._guard.check(username, password)
+        return Account(account_id, username) if account_id is not None else None
 
     def forget_credentials(self) -> None:
-        with self._auth_lock:
-            self._auth_cache.clear()
+        self._guard.forget()
 
     # ---- submitting ----
 

@@ -7,7 +7,7 @@ import pytest
 from gateway.clock import ManualClock
 from gateway.config import Config, SendingConfig
 from gateway.errors import AtTimeoutError, ConfigError, ModemUnavailableError, ValidationError
-from gateway.service import UnexpectedReplyError, Destination, Gateway, LogQuery, SubmitRequest, hash_password, normalise_number, verify_password
+from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, UnexpectedReplyError, normalise_number
 from gateway.statuses import MessageState
 from gateway.store import Store
 
@@ -27,33 +27,10 @@ def alice(gw: Gateway):
     return account
 
 
-def test_password_hashes() -> None:
-    h = hash_password("s3cret-pass")
-    assert h.startswith("scrypt$") and "s3cret" not in h
-    assert verify_password("s3cret-pass", h)
-    assert not verify_password("wrong", h)
-    assert not verify_password("x", "garbage")
-
-
 def test_authenticate(gw: Gateway, alice) -> None:
     assert gw.authenticate("alice", "alice-password") == alice
     assert gw.authenticate("alice", "alice-password") == alice  # cached path
     assert gw.authenticate("nobody", "x") is None
-
-
-def test_failed_logins_lock_the_name_with_a_doubling_delay(gw: Gateway, alice) -> None:
-    clock = gw.clock
-    assert gw.authenticate("alice", "wrong") is None  # locked 0.2 s
-    assert gw.authenticate("alice", "alice-password") is None  # refused unchecked inside the lock
-    clock.advance(0.21)
-    assert gw.authenticate("alice", "wrong") is None  # second failure: locked 0.4 s
-    clock.advance(0.3)
-    assert gw.authenticate("alice", "alice-password") is None
-    clock.advance(0.11)
-    assert gw.authenticate("alice", "alice-password") == alice  # success clears the count
-    assert gw.authenticate("alice", "wrong") is None
-    clock.advance(0.21)
-    assert gw.authenticate("alice", "alice-password") == alice
 
 
 def test_submit_is_stored_before_it_returns(gw: Gateway, alice) -> None:
