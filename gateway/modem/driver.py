@@ -42,6 +42,11 @@ class ModemListener(Protocol):
 
 @dataclass(frozen=True)
 class ModemSettings:
+    """Behaviour that is policy, not hardware (hardware facts live in the profile).
+
+    Every field is described in docs/modem.md ("Settings"); a test keeps the two in step.
+    """
+
     pin: str | None = None
     smsc: str | None = None
     registration_timeout_s: float = 120.0
