@@ -24,6 +24,9 @@ from gateway.modem.errors import ModemRebootedError
 
 log = logging.getLogger(__name__)
 
+_SPURIOUS_WAKEUP = "readiness to read but returned no data"
+SPURIOUS_LIMIT = 20  # in a row, ~0.2 s in all, before the port is declared gone
+
 __all__ = ["AtChannel", "AtResponse", "Urc", "UrcKind", "classify_urc", "CTRL_Z", "ESC"]
 
 CTRL_Z = "\x1a"
@@ -225,17 +228,27 @@ class AtChannel:
     # --- reader ------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
+        spurious = 0
         while not self._stop.is_set():
             try:
                 waiting = self._port.in_waiting
                 data = self._port.read(max(1, min(waiting, 4096)))
             except Exception as exc:  # noqa: BLE001 - SerialException, OSError, TypeError on close
-                if not self._stop.is_set():
-                    log.warning("%s: serial read failed: %s", self._name, exc)
-                    self._broken = exc
-                    self.abort(f"serial port failed: {exc}")
+                if self._stop.is_set():
+                    return
+                # pyserial reports "readiness to read but returned no data" both for a port that
+                # is gone (it repeats at once, forever) and for a pty whose data the kernel has
+                # not yet handed to the line discipline (once, under load). Only the first is fatal.
+                if _SPURIOUS_WAKEUP in str(exc) and spurious < SPURIOUS_LIMIT:
+                    spurious += 1
+                    self._stop.wait(0.001 * spurious)
+                    continue
+                log.warning("%s: serial read failed: %s", self._name, exc)
+                self._broken = exc
+                self.abort(f"serial port failed: {exc}")
                 return
             if data:
+                spurious = 0
                 self.feed(data)
 
     def feed(self, data: bytes) -> None:

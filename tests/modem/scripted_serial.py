@@ -23,6 +23,7 @@ class ScriptedSerial:
         self._tx = ""
         self._cond = threading.Condition()
         self.fail_reads: Exception | None = None
+        self.fail_reads_times = -1  # with fail_reads: how many reads fail (-1: every one)
         self._cancelled = False
 
     # --- what the test controls --------------------------------------------------------------
@@ -44,15 +45,23 @@ class ScriptedSerial:
         with self._cond:
             return len(self._rx)
 
+    def _failing(self) -> Exception | None:
+        if self.fail_reads is None or self.fail_reads_times == 0:
+            return None
+        if self.fail_reads_times > 0:
+            self.fail_reads_times -= 1
+        return self.fail_reads
+
     def read(self, size: int = 1) -> bytes:
         with self._cond:
-            if self.fail_reads is not None:
-                raise self.fail_reads
+            if (failure := self._failing()) is not None:
+                raise failure
             self._cancelled = False
-            self._cond.wait_for(lambda: self._rx or not self.is_open or self.fail_reads
+            self._cond.wait_for(lambda: self._rx or not self.is_open
+                                or (self.fail_reads and self.fail_reads_times != 0)
                                 or self._cancelled, self.timeout)
-            if self.fail_reads is not None:
-                raise self.fail_reads
+            if (failure := self._failing()) is not None:
+                raise failure
             data = bytes(self._rx[:size])
             del self._rx[:size]
             return data

@@ -241,6 +241,29 @@ def test_broken_port_makes_commands_unavailable(rig):
         channel.command("AT", timeout=2)
 
 
+SPURIOUS = "device reports readiness to read but returned no data (device disconnected or multiple access on port?)"
+
+
+def test_a_spurious_empty_read_on_a_pty_is_not_a_broken_port(rig):
+    """Under load a pty can wake pyserial before its data is readable; a real modem is fine."""
+    import serial
+
+    channel, port, _ = rig(table_responder({"AT\r": "\r\nOK\r\n"}))
+    port.fail_reads, port.fail_reads_times = serial.SerialException(SPURIOUS), 3
+    assert channel.command("AT", timeout=2).final == "OK"
+    assert channel.broken is None
+
+
+def test_a_port_that_keeps_reporting_no_data_is_gone(rig):
+    import serial
+
+    channel, port, _ = rig(lambda chunk: None)
+    port.fail_reads = serial.SerialException(SPURIOUS)
+    with pytest.raises(ModemUnavailableError):
+        channel.command("AT", timeout=2)
+    assert channel.broken is not None
+
+
 def test_raw_traffic_is_logged_at_debug_under_gateway_modem_at(rig, caplog):
     channel, _, _ = rig(table_responder({"AT\r": "\r\nOK\r\n"}))
     with caplog.at_level(logging.DEBUG, logger="gateway.modem.at"):
