@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _SPURIOUS_WAKEUP = "readiness to read but returned no data"
 SPURIOUS_LIMIT = 20  # in a row, ~0.2 s in all, before the port is declared gone
+READ_CHUNK = 4096
 
 __all__ = ["AtChannel", "AtResponse", "Urc", "UrcKind", "classify_urc", "CTRL_Z", "ESC"]
 
@@ -231,8 +232,7 @@ class AtChannel:
         spurious = 0
         while not self._stop.is_set():
             try:
-                waiting = self._port.in_waiting
-                data = self._port.read(max(1, min(waiting, 4096)))
+                data = self._read_available()
             except Exception as exc:  # noqa: BLE001 - SerialException, OSError, TypeError on close
                 if self._stop.is_set():
                     return
@@ -250,6 +250,25 @@ class AtChannel:
             if data:
                 spurious = 0
                 self.feed(data)
+
+    def _read_available(self) -> bytes:
+        """What the port has now, one byte per read call.
+
+        pyserial's ``read(n)`` loops until it has ``n`` bytes and raises "readiness to read but
+        returned no data" if the kernel hands it less than ``in_waiting`` promised (seen on
+        ptys under load), throwing away what it already read: the start of a +CMGS or +CDS.
+        A one-byte read is a single system call, so nothing is ever read and then lost.
+        """
+        data = bytearray(self._port.read(1))  # blocks up to the port's time-out
+        try:
+            while data and len(data) < READ_CHUNK and self._port.in_waiting:
+                more = self._port.read(1)
+                if not more:
+                    break
+                data += more
+        except Exception:  # noqa: BLE001 - keep what we have; the next read raises it again
+            log.debug("%s: read stopped early", self._name, exc_info=True)
+        return bytes(data)
 
     def feed(self, data: bytes) -> None:
         """Frame received bytes into lines (public for tests of the framer)."""
