@@ -225,8 +225,10 @@ class Modem:
         if old is not None:
             old.close()
         try:
+            # exclusive (pyserial's flock): a second simgate on the same port, or a stale one
+            # reopening a recycled pty, would steal bytes from our reader; its open fails instead.
             port = self._serial_factory(self.port_url, baudrate=self.profile.baudrate,
-                                        timeout=0.1)
+                                        timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise ModemUnavailableError(f"cannot open {self.port_url}: {exc}") from exc
         channel = AtChannel(port, self._on_urc, name=f"modem-{self.profile.name}",

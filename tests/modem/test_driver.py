@@ -175,3 +175,24 @@ def test_stop_joins_every_thread(make_rig):
     rig.modem.stop()
     alive = {t.name for t in threading.enumerate() if t.is_alive()}
     assert not alive & {"modem-sim800", "modem-sim800-at-reader", "modem-sim800-urc"}
+
+
+def test_a_second_opener_of_the_same_port_is_refused(tmp_path):
+    """Two readers on one UART split its bytes between them (seen with a stale process that
+    reopened a recycled pty): the driver opens the port exclusively."""
+    import serial
+
+    from gateway.emulator import EmulatorHost, Timing
+    from gateway.modem.driver import Modem
+    from gateway.modem.profiles import load_profile
+
+    host = EmulatorHost(tmp_path, timing=Timing.fast())
+    pty = host.start()
+    holder = serial.serial_for_url(pty, timeout=0.1, exclusive=True)
+    try:
+        modem = Modem(pty, load_profile("waveshare-sim800"), None)  # type: ignore[arg-type]
+        with pytest.raises(ModemUnavailableError, match="cannot open"):
+            modem.open_channel()
+    finally:
+        holder.close()
+        host.stop()
