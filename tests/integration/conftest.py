@@ -86,6 +86,10 @@ class GatewayProcess:
         self.proc.send_signal(sig)
         try:
             return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a gateway behind to reopen a recycled pty
+            self.proc.wait(10)
+            raise
         finally:
             self.proc = None
 

@@ -33,7 +33,11 @@ def emulator(tmp_path: Path):
         yield state, pty
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def emu(state: Path, *args: str) -> str:
