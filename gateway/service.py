@@ -54,6 +54,7 @@ _NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
 _ALNUM_SENDER = re.compile(r"^[\x20-\x7e]{1,11}$")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
+HEALTH_EVENTS = 10  # recent modem events shown by /health and `simgate status`
 
 
 @dataclass(frozen=True)
@@ -485,10 +486,15 @@ class Gateway:
             modem = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in modem.items()}
         queued = self.store.queued_parts()
         modem_ok = str(modem.get("state", "")).lower() in ("ready", "sending", "idle")
+        events = [
+            {"at": _utc(at).isoformat(timespec="seconds"), "kind": kind, "detail": detail}  # type: ignore[union-attr]
+            for at, kind, detail in self.store.modem_events(HEALTH_EVENTS)
+        ]
         return {
             "status": "ok" if modem_ok else "degraded",
             "uptime": round((self.clock.now() - self.started_at).total_seconds(), 1),
             "queuedParts": queued,
             "messages": self.store.counts_by_state(),
             "modem": modem,
+            "modemEvents": events,  # newest first: state changes, reboots, recovery steps
         }

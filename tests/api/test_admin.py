@@ -35,7 +35,7 @@ def test_health_is_200_when_the_modem_is_ready(gateway: Any) -> None:
     body = r.json
     assert body["status"] == "ok"
     assert body["modem"] == {"state": "ready", "signal": 17}
-    assert set(body) == {"status", "uptime", "queuedParts", "messages", "modem"}
+    assert set(body) == {"status", "uptime", "queuedParts", "messages", "modem", "modemEvents"}
 
 
 def test_health_counts_queued_parts(client: Client) -> None:

@@ -106,3 +106,20 @@ def test_status_command_reads_the_running_gateway(gateway: GatewayProcess) -> No
     wait_for(healthy, 15, "simgate status to report ok")
     out = gateway.cli("status").stdout
     assert '"state": "ready"' in out
+    assert '"kind": "booted"' in out  # modem events are recorded and shown
+
+
+def test_balance_by_ussd_through_the_emulated_network(tmp_path) -> None:
+    """The emulated network answers *100# with a balance text; the API reads the amount."""
+    from tests.integration.conftest import make_gateway
+
+    gw = make_gateway(tmp_path, SIMGATE_ACCOUNT_BALANCE_USSD="*100#", SIMGATE_ACCOUNT_CURRENCY="GBP")
+    gw.start()
+    try:
+        def balance():
+            status, body = gw.request("GET", "/restapi/account/1/balance")
+            return body if status == 200 else None
+
+        assert wait_for(balance, 20, "the balance") == {"balance": 12.34, "currency": "GBP"}
+    finally:
+        gw.stop()
