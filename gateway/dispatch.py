@@ -152,6 +152,9 @@ class Dispatcher:
         except ModemUnavailableError as exc:
             log.info("message %s part %d: modem unavailable (%s), kept in the queue", job.message_id, job.seq, exc)
             self.store.release_part(job.part_id, self.clock.now().timestamp() + UNAVAILABLE_RETRY)
+        except Exception as exc:  # a bug below us: never leave the part in 'sending' until restart
+            log.exception("message %s part %d: unexpected error while sending", job.message_id, job.seq)
+            self._in_doubt(job, f"unexpected {type(exc).__name__}: {exc}")
         else:
             now = self.clock.now().timestamp()
             self.store.record_part_sent(job.part_id, mr, now, job.status_report)

@@ -148,6 +148,15 @@ def test_in_doubt_policy(store, account, clock, policy, state, sends) -> None:
     assert len(modem.sent) == sends
 
 
+def test_an_unexpected_error_is_handled_as_in_doubt_not_left_sending(store, account, clock) -> None:
+    _queue(store, account, clock)
+    d = _dispatcher(store, ScriptedModem(RuntimeError("driver bug")), clock)
+    d.run_once()
+    rec = store.message(account, "m")
+    assert rec.state is MessageState.SENT  # assume_sent: never a duplicate
+    assert d.stats.in_doubt == 1
+
+
 def test_plain_error_is_transient(store, account, clock) -> None:
     _queue(store, account, clock)
     d = _dispatcher(store, ScriptedModem(AtCommandError("AT+CMGS"), 3), clock, retry_base=1.0)
