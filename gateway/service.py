@@ -11,7 +11,9 @@ import re
 import secrets
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
@@ -172,6 +174,21 @@ class ModemView(Protocol):
 
 def _utc(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
+
+
+def _jsonable(value: Any) -> Any:
+    """Health values (dataclasses, enums, datetimes) as plain JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def normalise_number(raw: str, field_name: str = "to") -> str:
@@ -481,9 +498,7 @@ class Gateway:
     def health(self) -> dict[str, Any]:
         modem: dict[str, Any] = {"state": "absent"}
         if self.modem is not None:
-            h = self.modem.health()
-            modem = {k: (v.value if hasattr(v, "value") else v) for k, v in (asdict(h) if hasattr(h, "__dataclass_fields__") else dict(h)).items()}
-            modem = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in modem.items()}
+            modem = _jsonable(self.modem.health())
         queued = self.store.queued_parts()
         modem_ok = str(modem.get("state", "")).lower() in ("ready", "sending", "idle")
         events = [
