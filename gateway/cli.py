@@ -156,9 +156,8 @@ def build_runtime(config: Config, *, demo: bool = False, out: Any = sys.stdout) 
     modem.start()
     rt.on_stop(lambda: modem.stop(power_off=config.modem.power_off_on_stop))
 
-    gateway = Gateway(store, config, modem=modem)
     dispatcher = Dispatcher(store, modem, config.sending)
-    gateway._on_accepted = dispatcher.wake  # noqa: SLF001 - wiring, the composition root's job
+    gateway = Gateway(store, config, modem=modem, on_accepted=dispatcher.wake)
     dispatcher.start()
     rt.on_stop(dispatcher.stop)
 

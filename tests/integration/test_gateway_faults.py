@@ -69,9 +69,8 @@ def build_stack(tmp_path: Path, **sending: Any) -> Iterator[Stack]:
     modem = Modem(emu.url, load_profile("waveshare-sim800"), listener, settings=settings)
     modem.start()
     assert modem.wait_ready(20), "the emulated modem did not come up"
-    gateway = Gateway(store, config)
     dispatcher = Dispatcher(store, modem, config.sending)
-    gateway._on_accepted = dispatcher.wake
+    gateway = Gateway(store, config, on_accepted=dispatcher.wake)
     dispatcher.start()
     account, _ = gateway.create_account("faults", "faults-password")
     try:
