@@ -89,7 +89,3 @@ class LoginGuard:
             self._failures[username] = (failures + 1, now + delay)
         log.warning("failed login for %r (%d in a row); locked for %.1f s", username, failures + 1, delay)
         return None
-
-    def forget(self) -> None:
-        with self._lock:
-            self._cache.clear()

@@ -47,7 +47,7 @@ class InboundHandler:
         except PduError as exc:
             # Stored anyway (as hex) so nothing the network delivered is dropped silently.
             log.error("undecodable inbound PDU kept as raw data: %s", exc)
-            return self._store(sender="unknown", text=None, data=bytes.fromhex(pdu) if _is_hex(pdu) else pdu.encode(), parts=1, complete=False)
+            return self._store(sender="unknown", text=None, data=_raw_bytes(pdu), parts=1, complete=False)
         if not isinstance(sms, Deliver):
             log.error("expected an SMS-DELIVER, got %s; ignored", type(sms).__name__)
             return None
@@ -119,9 +119,9 @@ class InboundHandler:
         return rec
 
 
-def _is_hex(text: str) -> bool:
+def _raw_bytes(pdu: str) -> bytes:
+    """The PDU's octets when it is hex, else its text as received."""
     try:
-        bytes.fromhex(text)
+        return bytes.fromhex(pdu)
     except ValueError:
-        return False
-    return True
+        return pdu.encode("utf-8", "replace")

@@ -240,9 +240,6 @@ class Gateway:
         account_id = self._guard.check(username, password)
         return Account(account_id, username) if account_id is not None else None
 
-    def forget_credentials(self) -> None:
-        self._guard.forget()
-
     # ---- submitting ----
 
     def _concat_ref(self) -> int:
