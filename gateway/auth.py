@@ -9,39 +9,79 @@ deleted from the CLI stops working within ``CACHE_TTL`` seconds.
 """
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import logging
 import os
 import threading
 from base64 import b64decode, b64encode
+from dataclasses import dataclass
 from typing import Callable
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
-_SCRYPT = dict(n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32)
 LOCK_MAX = 30.0  # seconds
 CACHE_TTL = 60.0  # seconds
 _MAX_ENTRIES = 10_000  # bounded memory under a spray of user names
 
 
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return "scrypt$%s$%s" % (b64encode(salt).decode(), b64encode(digest).decode())
+@dataclass(frozen=True)
+class PasswordHasher:
+    """scrypt with its cost as a value, so tests can make it cheap and production keeps it dear.
+
+    The parameters are written into every hash (``scrypt$n$r$p$salt$digest``), so a hash made
+    with one cost verifies under any hasher: changing the cost never locks an account out. The
+    older form ``scrypt$salt$digest`` is read with the default cost (n=2**14, r=8, p=1).
+    Memory per check is 128 * n * r bytes (16 MiB at the default).
+    """
+
+    n: int = 2**14
+    r: int = 8
+    p: int = 1
+
+    def hash(self, password: str) -> str:
+        salt = os.urandom(16)
+        digest = self._scrypt(password, salt, self.n, self.r, self.p)
+        return "scrypt$%d$%d$%d$%s$%s" % (
+            self.n, self.r, self.p, b64encode(salt).decode(), b64encode(digest).decode()
+        )
+
+    def verify(self, password: str, stored: str) -> bool:
+        fields = stored.split("$")
+        try:
+            if len(fields) == 3 and fields[0] == "scrypt":
+                n, r, p = DEFAULT_HASHER.n, DEFAULT_HASHER.r, DEFAULT_HASHER.p
+                salt, digest = b64decode(fields[1]), b64decode(fields[2])
+            elif len(fields) == 6 and fields[0] == "scrypt":
+                n, r, p = int(fields[1]), int(fields[2]), int(fields[3])
+                salt, digest = b64decode(fields[4]), b64decode(fields[5])
+            else:
+                return False
+        except (ValueError, binascii.Error):
+            return False
+        if not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+            return False  # a stored hash is not allowed to make us allocate without bound
+        candidate = self._scrypt(password, salt, n, r, p)
+        return hmac.compare_digest(candidate, digest)
+
+    @staticmethod
+    def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        maxmem = 128 * n * r * p + 1024 * 1024
+        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32)
 
 
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(password.encode(), salt=b64decode(salt), **_SCRYPT)
-    return hmac.compare_digest(candidate, b64decode(digest))
+DEFAULT_HASHER = PasswordHasher()
+
+
+def hash_password(password: str, hasher: PasswordHasher = DEFAULT_HASHER) -> str:
+    return hasher.hash(password)
+
+
+def verify_password(password: str, stored: str, hasher: PasswordHasher = DEFAULT_HASHER) -> bool:
+    return hasher.verify(password, stored)
 
 
 class LoginGuard:

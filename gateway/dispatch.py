@@ -23,7 +23,7 @@ from gateway.errors import (
     SendInDoubtError,
 )
 from gateway.modem.errors import CmsPolicy, classify_cme, classify_cms
-from gateway.statuses import MessageState, error_for_cms
+from gateway.statuses import MessageState, error_by_id
 from gateway.store import PartJob, Store
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class Dispatcher:
                 "message %s part %d %s: %s", job.message_id, job.seq,
                 "refused for good" if refused else f"failed {job.attempts} times", reason,
             )
-            error = error_for_cms(exc.code if isinstance(exc, CmsError) else None)
+            error = error_by_id(classify_cms(exc.code).error_id if isinstance(exc, CmsError) else 255)
             status = "UNDELIVERABLE_REJECTED_OPERATOR" if refused else "UNDELIVERABLE_NOT_DELIVERED"
             self.store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, status, error.id, now, reason)
             return

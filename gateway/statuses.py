@@ -299,30 +299,3 @@ def state_for_tp_status(tp_st: int) -> MessageState | None:
     if tp_st in (0x46,):
         return MessageState.EXPIRED
     return MessageState.UNDELIVERABLE
-
-
-# +CMS ERROR codes (TS 24.011 E-2 / TS 27.005 3.2.5) that mean "the network refused this message
-# for good", mapped to the catalogue error a caller can act on. Unlisted codes: EC_UNKNOWN_ERROR.
-_CMS_ERRORS: dict[int, int] = {
-    1: 1,  # unassigned number -> unknown subscriber
-    8: 13,  # operator determined barring -> call barred
-    10: 13,  # call barred
-    21: 4097,  # short message transfer rejected -> not submitted to GMSC
-    27: 27,  # destination out of service -> absent subscriber
-    28: 5,  # unidentified subscriber
-    29: 21,  # facility rejected -> facility not supported
-    30: 1,  # unknown subscriber
-    50: 11,  # requested facility not subscribed -> teleservice not provisioned
-    69: 21,  # facility not implemented
-    96: 4096,  # invalid mandatory information -> invalid PDU format
-    97: 4096,
-    98: 4096,
-    99: 4096,
-    195: 261,  # invalid SME address
-    196: 2050,  # SME barred
-    330: 259,  # SMSC address unknown
-}
-
-
-def error_for_cms(code: int | None) -> ErrorInfo:
-    return error_by_id(_CMS_ERRORS.get(code if code is not None else -1, 255))

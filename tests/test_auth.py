@@ -65,3 +65,14 @@ def test_deleted_account_stops_working_after_the_cache() -> None:
     del accounts["carol"]
     clock.advance(CACHE_TTL + 1)
     assert g.check("carol", "carol-password") is None
+
+
+def test_hash_cost_is_injectable_and_travels_with_the_hash():
+    from gateway.auth import DEFAULT_HASHER, PasswordHasher
+
+    cheap = PasswordHasher(n=16, r=1, p=1)
+    stored = cheap.hash("pa55word!")
+    assert stored.startswith("scrypt$16$1$1$")
+    assert DEFAULT_HASHER.verify("pa55word!", stored)  # cost read from the hash, not the hasher
+    assert not DEFAULT_HASHER.verify("pa55word?", stored)
+    assert not cheap.verify("pa55word!", "scrypt$1048577$8$1$AA==$AA==")  # absurd cost refused

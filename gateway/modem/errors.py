@@ -32,6 +32,9 @@ class CmsInfo:
     meaning: str
     policy: CmsPolicy
     permanent: bool
+    # The SMS API v1 catalogue error (statuses.ERRORS_BY_ID) a message refused with this code
+    # ends with; EC_UNKNOWN_ERROR (255) where the catalogue has nothing closer.
+    error_id: int = 255
 
 
 class ModemRebootedError(ModemUnavailableError):
@@ -49,94 +52,95 @@ class ReplyFormatError(ModemError, ValueError):
 _R, _P, _H, _C, _S = (CmsPolicy.RETRY, CmsPolicy.PERMANENT, CmsPolicy.HOLD,
                       CmsPolicy.RECONFIGURE, CmsPolicy.SKIP)
 
-# code -> (meaning, policy).  Network causes (< 128) come from the SMSC/network, 128-255 from
+# code -> (meaning, policy, catalogue error id).  The one +CMS table: what a code means, what to
+# do about it, and which SMS API v1 error a message refused with it shows.  Network causes (< 128) come from the SMSC/network, 128-255 from
 # the SC (TP-FCS), 300+ from the ME itself.
-_CMS_TABLE: dict[int, tuple[str, CmsPolicy]] = {
-    1: ("Unassigned (unallocated) number", _P),
-    8: ("Operator determined barring", _P),
-    10: ("Call barred", _P),
-    21: ("Short message transfer rejected", _P),
-    27: ("Destination out of service", _P),
-    28: ("Unidentified subscriber", _P),
-    29: ("Facility rejected", _P),
-    30: ("Unknown subscriber", _P),
-    38: ("Network out of order", _R),
-    41: ("Temporary failure", _R),
-    42: ("Congestion", _R),
-    47: ("Resources unavailable, unspecified", _R),
-    50: ("Requested facility not subscribed", _P),
-    69: ("Requested facility not implemented", _P),
-    81: ("Invalid short message transfer reference value", _P),
-    95: ("Invalid message, unspecified", _P),
-    96: ("Invalid mandatory information", _P),
-    97: ("Message type non-existent or not implemented", _P),
-    98: ("Message not compatible with short message protocol state", _P),
-    99: ("Information element non-existent or not implemented", _P),
-    111: ("Protocol error, unspecified", _R),
-    127: ("Interworking, unspecified", _R),
-    192: ("SC busy", _R),
-    193: ("No SC subscription", _P),
-    194: ("SC system failure", _P),
-    195: ("Invalid SME address", _P),
-    196: ("Destination SME barred", _P),
-    197: ("SM rejected: duplicate SM", _P),
-    198: ("TP-VPF not supported", _P),
-    199: ("TP-VP not supported", _P),
-    300: ("ME failure", _R),
-    301: ("SMS service of ME reserved", _R),
-    302: ("Operation not allowed", _R),
-    303: ("Operation not supported", _P),
-    304: ("Invalid PDU mode parameter", _P),
-    305: ("Invalid text mode parameter", _P),
-    310: ("SIM not inserted", _H),
-    311: ("SIM PIN required", _H),
-    312: ("PH-SIM PIN required", _H),
-    313: ("SIM failure", _H),
-    314: ("SIM busy", _R),
-    315: ("SIM wrong", _H),
-    316: ("SIM PUK required", _H),
-    317: ("SIM PIN2 required", _H),
-    318: ("SIM PUK2 required", _H),
-    320: ("Memory failure", _R),
-    321: ("Invalid memory index", _S),
-    322: ("Memory full", _R),
-    330: ("SMSC address unknown", _C),
-    331: ("No network service", _H),
-    332: ("Network timeout", _R),
-    340: ("No +CNMA acknowledgement expected", _S),
-    500: ("Unknown error", _R),
+_CMS_TABLE: dict[int, tuple[str, CmsPolicy, int]] = {
+    1: ("Unassigned (unallocated) number", _P, 1),
+    8: ("Operator determined barring", _P, 13),
+    10: ("Call barred", _P, 13),
+    21: ("Short message transfer rejected", _P, 4097),
+    27: ("Destination out of service", _P, 27),
+    28: ("Unidentified subscriber", _P, 5),
+    29: ("Facility rejected", _P, 21),
+    30: ("Unknown subscriber", _P, 1),
+    38: ("Network out of order", _R, 255),
+    41: ("Temporary failure", _R, 255),
+    42: ("Congestion", _R, 255),
+    47: ("Resources unavailable, unspecified", _R, 255),
+    50: ("Requested facility not subscribed", _P, 11),
+    69: ("Requested facility not implemented", _P, 21),
+    81: ("Invalid short message transfer reference value", _P, 255),
+    95: ("Invalid message, unspecified", _P, 255),
+    96: ("Invalid mandatory information", _P, 4096),
+    97: ("Message type non-existent or not implemented", _P, 4096),
+    98: ("Message not compatible with short message protocol state", _P, 4096),
+    99: ("Information element non-existent or not implemented", _P, 4096),
+    111: ("Protocol error, unspecified", _R, 255),
+    127: ("Interworking, unspecified", _R, 255),
+    192: ("SC busy", _R, 255),
+    193: ("No SC subscription", _P, 255),
+    194: ("SC system failure", _P, 255),
+    195: ("Invalid SME address", _P, 261),
+    196: ("Destination SME barred", _P, 2050),
+    197: ("SM rejected: duplicate SM", _P, 255),
+    198: ("TP-VPF not supported", _P, 255),
+    199: ("TP-VP not supported", _P, 255),
+    300: ("ME failure", _R, 255),
+    301: ("SMS service of ME reserved", _R, 255),
+    302: ("Operation not allowed", _R, 255),
+    303: ("Operation not supported", _P, 255),
+    304: ("Invalid PDU mode parameter", _P, 255),
+    305: ("Invalid text mode parameter", _P, 255),
+    310: ("SIM not inserted", _H, 255),
+    311: ("SIM PIN required", _H, 255),
+    312: ("PH-SIM PIN required", _H, 255),
+    313: ("SIM failure", _H, 255),
+    314: ("SIM busy", _R, 255),
+    315: ("SIM wrong", _H, 255),
+    316: ("SIM PUK required", _H, 255),
+    317: ("SIM PIN2 required", _H, 255),
+    318: ("SIM PUK2 required", _H, 255),
+    320: ("Memory failure", _R, 255),
+    321: ("Invalid memory index", _S, 255),
+    322: ("Memory full", _R, 255),
+    330: ("SMSC address unknown", _C, 259),
+    331: ("No network service", _H, 255),
+    332: ("Network timeout", _R, 255),
+    340: ("No +CNMA acknowledgement expected", _S, 255),
+    500: ("Unknown error", _R, 255),
 }
 
-_CME_TABLE: dict[int, tuple[str, CmsPolicy]] = {
-    0: ("Phone failure", _R),
-    1: ("No connection to phone", _R),
-    2: ("Phone-adaptor link reserved", _R),
-    3: ("Operation not allowed", _R),
-    4: ("Operation not supported", _P),
-    5: ("PH-SIM PIN required", _H),
-    10: ("SIM not inserted", _H),
-    11: ("SIM PIN required", _H),
-    12: ("SIM PUK required", _H),
-    13: ("SIM failure", _H),
-    14: ("SIM busy", _R),
-    15: ("SIM wrong", _H),
-    16: ("Incorrect password", _H),
-    17: ("SIM PIN2 required", _H),
-    18: ("SIM PUK2 required", _H),
-    20: ("Memory full", _R),
-    21: ("Invalid index", _S),
-    22: ("Not found", _S),
-    23: ("Memory failure", _R),
-    24: ("Text string too long", _P),
-    25: ("Invalid characters in text string", _P),
-    26: ("Dial string too long", _P),
-    27: ("Invalid characters in dial string", _P),
-    30: ("No network service", _H),
-    31: ("Network timeout", _R),
-    32: ("Network not allowed, emergency calls only", _H),
-    40: ("Network personalization PIN required", _H),
-    100: ("Unknown", _R),
-    515: ("Device busy, please wait", _R),
+_CME_TABLE: dict[int, tuple[str, CmsPolicy, int]] = {
+    0: ("Phone failure", _R, 255),
+    1: ("No connection to phone", _R, 255),
+    2: ("Phone-adaptor link reserved", _R, 255),
+    3: ("Operation not allowed", _R, 255),
+    4: ("Operation not supported", _P, 255),
+    5: ("PH-SIM PIN required", _H, 255),
+    10: ("SIM not inserted", _H, 255),
+    11: ("SIM PIN required", _H, 255),
+    12: ("SIM PUK required", _H, 255),
+    13: ("SIM failure", _H, 255),
+    14: ("SIM busy", _R, 255),
+    15: ("SIM wrong", _H, 255),
+    16: ("Incorrect password", _H, 255),
+    17: ("SIM PIN2 required", _H, 255),
+    18: ("SIM PUK2 required", _H, 255),
+    20: ("Memory full", _R, 255),
+    21: ("Invalid index", _S, 255),
+    22: ("Not found", _S, 255),
+    23: ("Memory failure", _R, 255),
+    24: ("Text string too long", _P, 255),
+    25: ("Invalid characters in text string", _P, 255),
+    26: ("Dial string too long", _P, 255),
+    27: ("Invalid characters in dial string", _P, 255),
+    30: ("No network service", _H, 255),
+    31: ("Network timeout", _R, 255),
+    32: ("Network not allowed, emergency calls only", _H, 255),
+    40: ("Network personalization PIN required", _H, 255),
+    100: ("Unknown", _R, 255),
+    515: ("Device busy, please wait", _R, 255),
 }
 
 # Verbose spellings that differ from the meanings above (seen on SIMCom / Quectel firmware).
@@ -157,8 +161,8 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().strip('"')).lower()
 
 
-_CMS_BY_TEXT = {_normalise(meaning): code for code, (meaning, _) in _CMS_TABLE.items()}
-_CME_BY_TEXT = {_normalise(meaning): code for code, (meaning, _) in _CME_TABLE.items()}
+_CMS_BY_TEXT = {_normalise(entry[0]): code for code, entry in _CMS_TABLE.items()}
+_CME_BY_TEXT = {_normalise(entry[0]): code for code, entry in _CME_TABLE.items()}
 _CME_BY_TEXT.update(_VERBOSE_ALIASES)
 
 
@@ -180,7 +184,7 @@ def cme_code(text: str) -> int | None:
     return error_code(text, _CME_BY_TEXT)
 
 
-def _classify(code: int | str | None, table: dict[int, tuple[str, CmsPolicy]],
+def _classify(code: int | str | None, table: dict[int, tuple[str, CmsPolicy, int]],
               by_text: dict[str, int], label: str) -> CmsInfo:
     if code is None:
         return CmsInfo(None, "Unspecified ERROR", _R, False)
@@ -188,8 +192,8 @@ def _classify(code: int | str | None, table: dict[int, tuple[str, CmsPolicy]],
     if number is None:
         # Verbose text we have no number for: keep the modem's words, treat as transient.
         return CmsInfo(None, str(code).strip(), _R, False)
-    meaning, policy = table.get(number, (f"Unknown {label} code {number}", _R))
-    return CmsInfo(number, meaning, policy, policy is CmsPolicy.PERMANENT)
+    meaning, policy, error_id = table.get(number, (f"Unknown {label} code {number}", _R, 255))
+    return CmsInfo(number, meaning, policy, policy is CmsPolicy.PERMANENT, error_id)
 
 
 def classify_cms(code: int | str | None) -> CmsInfo:

@@ -72,3 +72,12 @@ def test_classification_never_fails(value):
         info = classify(value)
         assert isinstance(info.policy, CmsPolicy)
         assert info.permanent is (info.policy is CmsPolicy.PERMANENT)
+
+
+def test_the_one_cms_table_names_the_catalogue_error():
+    from gateway.statuses import ERRORS_BY_ID
+
+    assert classify_cms(1).error_id == ERRORS_BY_ID[1].id  # unassigned number: unknown subscriber
+    assert classify_cms(330).error_id == 259  # SMSC unknown
+    assert classify_cms(42).error_id == 255  # congestion: nothing closer in the catalogue
+    assert all(info.error_id in ERRORS_BY_ID for info in cms_table().values())
