@@ -30,6 +30,7 @@ from gateway.errors import (
     ModemUnavailableError,
     ValidationError,
 )
+from gateway.numbers import normalise_number
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
 from gateway.statuses import (
     ACCEPTED_STATUS,
@@ -52,7 +53,6 @@ from gateway.store import (
 
 log = logging.getLogger(__name__)
 
-_NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
 _ALNUM_SENDER = re.compile(r"^[\x20-\x7e]{1,11}$")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
@@ -189,16 +189,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-def normalise_number(raw: str, field_name: str = "to") -> str:
-    """E.164 digits without '+' (the API's own form, e.g. 41793026727)."""
-    number = re.sub(r"[\s\-().]", "", str(raw))
-    if number.startswith("00"):
-        number = number[2:]
-    if not _NUMBER.match(number):
-        raise ValidationError(f"{field_name}: {raw!r} is not a phone number in international format", field_name)
-    return number.lstrip("+")
 
 
 class Gateway:
