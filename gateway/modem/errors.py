@@ -88,7 +88,9 @@ _CMS_TABLE: dict[int, tuple[str, CmsPolicy, int]] = {
     199: ("TP-VP not supported", _P, 255),
     300: ("ME failure", _R, 255),
     301: ("SMS service of ME reserved", _R, 255),
-    302: ("Operation not allowed", _R, 255),
+    # SIM7600 answers 302 to every SMS command until "SMS DONE" after a (re)boot: the modem is
+    # not ready, the message is fine, so the part is held without counting an attempt.
+    302: ("Operation not allowed", _H, 255),
     303: ("Operation not supported", _P, 255),
     304: ("Invalid PDU mode parameter", _P, 255),
     305: ("Invalid text mode parameter", _P, 255),

@@ -23,7 +23,7 @@ P, R, H, C, S = (CmsPolicy.PERMANENT, CmsPolicy.RETRY, CmsPolicy.HOLD, CmsPolicy
     (99, P, "Information element non-existent or not implemented"),
     (111, R, "Protocol error, unspecified"), (127, R, "Interworking, unspecified"),
     (192, R, "SC busy"), (193, P, "No SC subscription"), (197, P, "SM rejected: duplicate SM"),
-    (300, R, "ME failure"), (302, R, "Operation not allowed"),
+    (300, R, "ME failure"), (302, H, "Operation not allowed"),  # SMS not ready yet
     (304, P, "Invalid PDU mode parameter"),
     (310, H, "SIM not inserted"), (311, H, "SIM PIN required"), (313, H, "SIM failure"),
     (314, R, "SIM busy"), (316, H, "SIM PUK required"), (320, R, "Memory failure"),
