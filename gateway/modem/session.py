@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from gateway.clock import Clock
 from gateway.errors import AtCommandError, AtTimeoutError, CmeError, CmsError
@@ -88,9 +88,23 @@ def read_identity(channel: AtChannel, profile: ModemProfile, timeout: float) -> 
         revision=clean(_optional(channel, "AT+CGMR", timeout, ("+CGMR",)), "Revision:"),
         imei=clean(_optional(channel, "AT+CGSN", timeout, ("+CGSN",))),
         imsi=clean(_optional(channel, "AT+CIMI", timeout, ("+CIMI",))),
-        iccid=clean(_optional(channel, profile.iccid_command, timeout,
-                              ("+ICCID", "+CCID", "+CICCID"))),
+        iccid=_iccid(channel, profile, timeout, clean),
     )
+
+
+_ICCID_COMMANDS = ("AT+CICCID", "AT+CCID")
+_ICCID_PREFIXES = ("+ICCID", "+CCID", "+CICCID")
+
+
+def _iccid(channel: AtChannel, profile: ModemProfile, timeout: float, clean: Any) -> str:
+    """The profile's ICCID command, then the other spelling: SIM7600 firmwares differ in which
+    of ``AT+CICCID`` / ``AT+CCID`` they answer, and an empty ICCID hides a swapped SIM."""
+    order = (profile.iccid_command,) + tuple(c for c in _ICCID_COMMANDS if c != profile.iccid_command)
+    for command in order:
+        value = clean(_optional(channel, command, timeout, _ICCID_PREFIXES))
+        if value:
+            return str(value)
+    return ""
 
 
 def query_sim(channel: AtChannel, timeout: float) -> SimState:

@@ -112,3 +112,17 @@ def test_configure_sms_sets_the_configured_smsc_and_needs_pdu_mode(channel_for):
                   csms=0, use_cmms=False, timeout=0.5, report=lambda text: None)
     assert port2.written[:3] == ["AT+CMGF=0\r", "AT+CSMS=0\r", 'AT+CSCA="+447700900000"\r']
     assert "AT+CNMI=2,1,0,1,0\r" in port2.written
+
+
+def test_iccid_falls_back_to_ccid_when_ciccid_errors(channel_for):
+    """Issue 9 item 7: some SIM7600 firmwares refuse AT+CICCID but answer AT+CCID."""
+    channel, _ = channel_for(table_responder({
+        "AT+CGMM\r": "\r\nSIMCOM_SIM7600E-H\r\n\r\nOK\r\n",
+        "AT+CGMR\r": "\r\n+CGMR: LE20B04SIM7600M22\r\n\r\nOK\r\n",
+        "AT+CGSN\r": "\r\n867584030000000\r\n\r\nOK\r\n",
+        "AT+CIMI\r": "\r\n234150000000000\r\n\r\nOK\r\n",
+        "AT+CICCID\r": "\r\nERROR\r\n",
+        "AT+CCID\r": "\r\n8944000000000000001\r\n\r\nOK\r\n",
+    }))
+    identity = read_identity(channel, profile_for_model("sim7600"), 0.5)
+    assert identity.iccid == "8944000000000000001"
