@@ -121,3 +121,28 @@ class DuplicateMessageIdError(GatewayError, ValueError):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"messageId {message_id!r} already exists")
         self.message_id = message_id
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+class ApiError(GatewayError):
+    """An HTTP-level refusal (body too large, wrong Content-Type, malformed JSON) with its status.
+
+    Raised by the request readers in ``gateway.api``, which know the HTTP status because the
+    fault is HTTP's own; everything else reaches a dialect as a domain error that the dialect's
+    one error table maps.
+    """
+
+    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.headers = dict(headers or {})
+
+
+class LoginBusyError(AuthError):
+    """Too many password checks are running at once; the login was not checked: retry soon.
+
+    Not a 401: the credentials may well be right, and a client told "wrong password" would stop.
+    """

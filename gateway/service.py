@@ -226,8 +226,12 @@ class Gateway:
         rec = self.store.create_account(username, hash_password(password), self.clock.now().timestamp())
         return Account(rec.id, rec.username), password
 
-    def authenticate(self, username: str, password: str) -> Account | None:
-        account_id = self._guard.check(username, password)
+    def authenticate(self, username: str, password: str, client: str = "") -> Account | None:
+        """The account, or None; throttled per (username, client address): see ``LoginGuard``.
+
+        LoginBusyError when too many password checks are running to check this one now.
+        """
+        account_id = self._guard.check(username, password, client)
         return Account(account_id, username) if account_id is not None else None
 
     # ---- submitting ----

@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import bottle
 
-from gateway.errors import GatewayError, ModemError, NotFoundError, StoreError, ValidationError
+from gateway.errors import GatewayError, LoginBusyError, ModemError, NotFoundError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,9 @@ class ApiPlugin:
                 out = self.error_reply(400, str(exc))
             except NotFoundError as exc:
                 out = self.error_reply(404, str(exc))
+            except LoginBusyError as exc:  # before AuthError: not a 401, the login was unchecked
+                log.warning("503 on %s: %s", _describe_request(), exc)
+                out = self.error_reply(503, str(exc), {"Retry-After": "1"})
             except (ModemError, StoreError) as exc:
                 log.warning("503 on %s: %s", _describe_request(), exc)
                 out = self.error_reply(503, f"temporarily unavailable: {exc}")
@@ -199,7 +202,7 @@ class BasicAuthPlugin:
     name = "simgate-basic-auth"
     api = 2
 
-    def __init__(self, authenticate: Callable[[str, str], Any], realm: str = "simgate") -> None:
+    def __init__(self, authenticate: Callable[[str, str, str], Any], realm: str = "simgate") -> None:
         self.authenticate = authenticate
         self.challenge = {"WWW-Authenticate": f'Basic realm="{realm}"'}
 
@@ -211,7 +214,8 @@ class BasicAuthPlugin:
             credentials = parse_basic_auth(bottle.request.get_header("Authorization"))
             if credentials is None:
                 raise ApiError(401, "HTTP Basic credentials are required", self.challenge)
-            account = self.authenticate(*credentials)
+            # REMOTE_ADDR, never X-Forwarded-For: the throttle key must not be client-chosen.
+            account = self.authenticate(*credentials, bottle.request.environ.get("REMOTE_ADDR", ""))
             if account is None:
                 raise ApiError(401, "invalid username or password", self.challenge)
             return callback(*args, account=account, **kwargs)
@@ -220,7 +224,7 @@ class BasicAuthPlugin:
 
 
 def new_dialect_app(errors: ErrorRenderer,
-                    authenticate: Callable[[str, str], Any] | None) -> bottle.Bottle:
+                    authenticate: Callable[[str, str, str], Any] | None) -> bottle.Bottle:
     """A Bottle app whose every answer, bottle's own 404/405/500 included, has ``errors``' shape."""
     app = bottle.Bottle()
     app.uninstall(True)  # bottle's JSON and template plugins: we render ourselves

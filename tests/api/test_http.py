@@ -48,7 +48,7 @@ def test_a_new_dialect_gets_its_own_error_shape_auth_and_mount() -> None:
     """What another dialect author relies on: build, mount, and every refusal in its own shape."""
     seen: list[tuple[str, str]] = []
 
-    def authenticate(username: str, password: str) -> str | None:
+    def authenticate(username: str, password: str, client: str) -> str | None:
         seen.append((username, password))
         return "acct" if password == "pw" else None
 
