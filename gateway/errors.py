@@ -6,6 +6,8 @@ generic code (``except ValueError``) keeps working.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 
 class GatewayError(Exception):
     """Root of every error simgate raises deliberately."""
@@ -134,7 +136,7 @@ class ApiError(GatewayError):
     one error table maps.
     """
 
-    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text

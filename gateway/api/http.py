@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 
 import bottle
 
-from gateway.errors import GatewayError, LoginBusyError, ModemError, NotFoundError, StoreError, ValidationError
+from gateway.errors import ApiError, GatewayError, LoginBusyError, ModemError, NotFoundError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +28,6 @@ JSON_TYPE = "application/json; charset=utf-8"
 XML_TYPE = "application/xml; charset=utf-8"
 # Characters XML 1.0 cannot carry (an inbound SMS may hold any of them): shown as U+FFFD.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-class ApiError(GatewayError):
-    """An HTTP-level refusal with the status to answer and a reason a client can act on."""
-
-    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
-        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
