@@ -26,7 +26,13 @@ class ValidationError(GatewayError, ValueError):
 
 
 class AuthError(GatewayError):
-    """Credentials are missing or wrong."""
+    """A login could not be decided (see ``LoginBusyError``); wrong credentials are not an error
+    but a ``None`` account, so that no code path can mistake a refusal for an outage."""
+
+
+class FeatureUnavailableError(GatewayError):
+    """The request is valid but this gateway is not set up to serve it (no USSD balance code
+    configured, say): the operator, not the client, can fix it."""
 
 
 class NotFoundError(GatewayError, LookupError):
@@ -100,6 +106,11 @@ class CmeError(AtCommandError):
     """``+CME ERROR: <n>`` (mobile equipment failure, TS 27.007 9.2)."""
 
     kind = "+CME ERROR"
+
+
+class UnexpectedReplyError(ModemError):
+    """The modem or the network answered, but not in the shape promised (a USSD balance answer
+    with no amount in it)."""
 
 
 class SendInDoubtError(ModemError):

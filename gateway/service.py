@@ -22,12 +22,12 @@ from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
 from gateway.errors import (
     AtTimeoutError,
-    ConfigError,
     DuplicateMessageIdError,
+    FeatureUnavailableError,
     EncodingError,
     MessageTooLongError,
-    ModemError,
     ModemUnavailableError,
+    UnexpectedReplyError,
     ValidationError,
 )
 from gateway.numbers import normalise_number
@@ -158,10 +158,6 @@ class Balance:
     balance: float
     currency: str
     raw: str = ""
-
-
-class UnexpectedReplyError(ModemError):
-    """The modem or the network answered, but not in a form we can use (e.g. a USSD text)."""
 
 
 class ModemView(Protocol):
@@ -466,11 +462,11 @@ class Gateway:
     # ---- account and health ----
 
     def balance(self, account: Account) -> Balance:
-        """The SIM's balance by USSD. ConfigError: no code configured; ModemUnavailableError: no
+        """The SIM's balance by USSD. FeatureUnavailableError: no code configured; ModemUnavailableError: no
         modem or no answer; UnexpectedReplyError: the answer holds no amount."""
         cfg = self.config.account
         if not cfg.balance_ussd:
-            raise ConfigError("balance: no USSD balance code is configured (account.balance_ussd)")
+            raise FeatureUnavailableError("balance: no USSD balance code is configured (account.balance_ussd)")
         if self.modem is None:
             raise ModemUnavailableError("balance: no modem is attached")
         try:

@@ -6,8 +6,9 @@ import pytest
 
 from gateway.clock import ManualClock
 from gateway.config import Config, SendingConfig
-from gateway.errors import AtTimeoutError, ConfigError, ModemUnavailableError, ValidationError
-from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, UnexpectedReplyError, normalise_number
+from gateway.errors import AtTimeoutError, FeatureUnavailableError, ModemUnavailableError, ValidationError
+from gateway.errors import UnexpectedReplyError
+from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, normalise_number
 from gateway.statuses import MessageState
 from gateway.store import Store
 
@@ -114,7 +115,7 @@ def test_normalise_number() -> None:
 
 
 def test_balance_needs_configuration(gw: Gateway, alice) -> None:
-    with pytest.raises(ConfigError, match="balance_ussd"):
+    with pytest.raises(FeatureUnavailableError, match="balance_ussd"):
         gw.balance(alice)
 
 

@@ -20,7 +20,18 @@ from xml.etree import ElementTree
 
 import bottle
 
-from gateway.errors import ApiError, GatewayError, LoginBusyError, ModemError, NotFoundError, StoreError, ValidationError
+from gateway.errors import (
+    ApiError,
+    DuplicateMessageIdError,
+    FeatureUnavailableError,
+    LoginBusyError,
+    ModemError,
+    NotFoundError,
+    StoreError,
+    UnexpectedReplyError,
+    ValidationError,
+)
+from gateway.logsafe import shown
 
 log = logging.getLogger(__name__)
 
@@ -122,24 +133,75 @@ def _describe_request() -> str:
     return f"{bottle.request.method} {bottle.request.fullpath}"
 
 
+@dataclass(frozen=True)
+class ErrorRule:
+    """One row of a dialect's exception -> HTTP table: the first row whose ``kind`` matches wins.
+
+    ``level`` is how loudly the refusal is logged (a client's mistake is INFO, an outage a
+    WARNING); ``headers`` go with the answer (``Retry-After`` on 503s a client should retry).
+    """
+
+    kind: type[BaseException]
+    status: int
+    level: int = logging.INFO
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# The table every dialect starts from. Order matters: a subclass before its base.
+COMMON_ERRORS: tuple[ErrorRule, ...] = (
+    ErrorRule(ValidationError, 400),
+    ErrorRule(DuplicateMessageIdError, 400),
+    ErrorRule(NotFoundError, 404),
+    # Not a 401: the credentials may be right, the check was not run; a client told "wrong
+    # password" would stop, one told 503 with Retry-After retries.
+    ErrorRule(LoginBusyError, 503, logging.WARNING, {"Retry-After": "1"}),
+    ErrorRule(FeatureUnavailableError, 501),
+    # The modem answered, but not what the network promises: the upstream is at fault.
+    ErrorRule(UnexpectedReplyError, 502, logging.WARNING),
+    ErrorRule(ModemError, 503, logging.WARNING, {"Retry-After": "30"}),
+    ErrorRule(StoreError, 503, logging.WARNING, {"Retry-After": "5"}),
+)
+
+INTERNAL_ERROR_TEXT = "internal error; the cause is in the gateway's log"
+
+
 class ApiPlugin:
     """Outermost plugin: maps every error to the dialect's shape and renders replies.
 
-    The one place per dialect where exceptions become HTTP statuses: a client's mistake is a
-    4xx with a reason, a modem or database outage a 503, anything unexpected a generic 500 whose
-    traceback goes only to the log.
+    The one place per dialect where exceptions become HTTP statuses, by the dialect's
+    ``ErrorRule`` table: a client's mistake is a 4xx with a reason, a modem or database outage a
+    503, anything unexpected a generic 500 whose traceback goes only to the log. Routes raise;
+    they never pick a status for a domain error themselves.
     """
 
     name = "simgate-api"
     api = 2
 
-    def __init__(self, errors: ErrorRenderer) -> None:
+    def __init__(self, errors: ErrorRenderer, table: tuple[ErrorRule, ...] = COMMON_ERRORS) -> None:
         self.errors = errors
+        self.table = table
 
     def error_reply(self, status: int, text: str,
                     headers: Mapping[str, str] | None = None) -> Reply:
         reply = self.errors(status, text)
         return Reply(reply.payload, reply.root, status, {**reply.headers, **(headers or {})})
+
+    def reply_for(self, exc: Exception) -> Reply:
+        """The answer for an exception a route raised, logged once, bounded."""
+        if isinstance(exc, ApiError):
+            level = logging.WARNING if exc.status in (401, 503) else logging.INFO
+            log.log(level, "%d on %s: %s", exc.status, _describe_request(), shown(exc.text, 300))
+            return self.error_reply(exc.status, exc.text, exc.headers)
+        for rule in self.table:
+            if isinstance(exc, rule.kind):
+                log.log(rule.level, "%d on %s: %s", rule.status, _describe_request(),
+                        shown(str(exc), 300))
+                text = str(exc)
+                if rule.status == 503 and not isinstance(exc, LoginBusyError):
+                    text = f"temporarily unavailable: {text}"
+                return self.error_reply(rule.status, text, rule.headers)
+        log.error("unexpected error on %s", _describe_request(), exc_info=exc)
+        return self.error_reply(500, INTERNAL_ERROR_TEXT)
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -147,24 +209,8 @@ class ApiPlugin:
                 out = callback(*args, **kwargs)
             except bottle.HTTPResponse:
                 raise
-            except ApiError as exc:
-                log.log(logging.WARNING if exc.status == 401 else logging.INFO,
-                        "%d on %s: %s", exc.status, _describe_request(), exc.text)
-                out = self.error_reply(exc.status, exc.text, exc.headers)
-            except ValidationError as exc:
-                log.info("400 on %s: %s", _describe_request(), exc)
-                out = self.error_reply(400, str(exc))
-            except NotFoundError as exc:
-                out = self.error_reply(404, str(exc))
-            except LoginBusyError as exc:  # before AuthError: not a 401, the login was unchecked
-                log.warning("503 on %s: %s", _describe_request(), exc)
-                out = self.error_reply(503, str(exc), {"Retry-After": "1"})
-            except (ModemError, StoreError) as exc:
-                log.warning("503 on %s: %s", _describe_request(), exc)
-                out = self.error_reply(503, f"temporarily unavailable: {exc}")
-            except Exception:
-                log.exception("unexpected error on %s", _describe_request())
-                out = self.error_reply(500, "internal error; the cause is in the gateway's log")
+            except Exception as exc:
+                out = self.reply_for(exc)
             if isinstance(out, Reply):
                 return render(out, bottle.request.get_header("Accept"))
             return out
@@ -214,11 +260,12 @@ class BasicAuthPlugin:
 
 
 def new_dialect_app(errors: ErrorRenderer,
-                    authenticate: Callable[[str, str, str], Any] | None) -> bottle.Bottle:
+                    authenticate: Callable[[str, str, str], Any] | None,
+                    table: tuple[ErrorRule, ...] = COMMON_ERRORS) -> bottle.Bottle:
     """A Bottle app whose every answer, bottle's own 404/405/500 included, has ``errors``' shape."""
     app = bottle.Bottle()
     app.uninstall(True)  # bottle's JSON and template plugins: we render ourselves
-    api = ApiPlugin(errors)
+    api = ApiPlugin(errors, table)
     app.install(api)
     if authenticate is not None:
         app.install(BasicAuthPlugin(authenticate))
@@ -227,7 +274,7 @@ def new_dialect_app(errors: ErrorRenderer,
         if res.status_code >= 500:
             log.error("%d on %s: %s\n%s", res.status_code, _describe_request(), res.body,
                       res.traceback or "")
-            text = "internal error; the cause is in the gateway's log"
+            text = INTERNAL_ERROR_TEXT
         else:
             log.info("%d on %s: %s", res.status_code, _describe_request(), res.body)
             texts = {404: f"no such resource: {_describe_request()}",

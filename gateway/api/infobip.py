@@ -23,7 +23,7 @@ import bottle
 
 from gateway.api.http import ApiError, Reply, format_date, new_dialect_app
 from gateway.api.parsing import Fields, Query, parse_body
-from gateway.errors import ConfigError, ModemError, ModemUnavailableError, ValidationError
+from gateway.errors import ValidationError
 from gateway.service import (
     Account,
     Accepted,
@@ -48,6 +48,7 @@ SERVICE_EXCEPTIONS: dict[int, str] = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     500: "GENERAL_ERROR",
+    501: "NOT_IMPLEMENTED",
     502: "BAD_GATEWAY",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -333,14 +334,7 @@ class InfobipRoutes:
         return Reply({"results": [received_json(m) for m in rows]}, "MOLogsResponse")
 
     def balance(self, account: Account) -> Reply:
-        try:
-            balance = self.gateway.balance(account)
-        except ConfigError as exc:
-            raise ApiError(400, f"balance is not available: {exc}") from None
-        except ModemUnavailableError as exc:
-            raise ApiError(503, f"balance is not available: {exc}") from None
-        except ModemError as exc:
-            raise ApiError(502, f"the operator's USSD answer could not be read: {exc}") from None
+        balance = self.gateway.balance(account)
         return Reply({"balance": balance.balance, "currency": balance.currency}, "AccountBalance")
 
 

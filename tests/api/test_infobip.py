@@ -622,8 +622,9 @@ def test_balance_matches_the_spec(store: Store, clock: ManualClock) -> None:
     assert r.status == 200 and r.json == {"balance": 47.79, "currency": "CHF"}
 
 
-def test_balance_without_ussd_code_is_a_clear_400(client: Client) -> None:
-    assert_error(client.get(BALANCE), 400, "BAD_REQUEST", "account.balance_ussd")
+def test_balance_without_ussd_code_is_a_clear_501(client: Client) -> None:
+    """Not the client's mistake (400): the operator has not configured a balance code."""
+    assert_error(client.get(BALANCE), 501, "NOT_IMPLEMENTED", "account.balance_ussd")
 
 
 @pytest.mark.parametrize(("modem", "status", "code"), [
