@@ -53,7 +53,7 @@ from gateway.store import (
 
 log = logging.getLogger(__name__)
 
-_ALNUM_SENDER = re.compile(r"^[\x20-\x7e]{1,11}$")
+_ALNUM_SENDER = re.compile(r"[\x20-\x7e]{1,11}")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
 HEALTH_EVENTS = 10  # recent modem events shown by /health and `simgate status`
@@ -150,7 +150,7 @@ class LogQuery:
     general_status: str | None = None  # a status group name: PENDING, DELIVERED, ...
     sent_since: datetime | None = None
     sent_until: datetime | None = None
-    limit: int = 50
+    limit: int | None = None  # None: the default page (50)
 
 
 @dataclass(frozen=True)
@@ -355,7 +355,7 @@ class Gateway:
         if sender is None or sender == "":
             return None
         sender = str(sender)
-        if re.fullmatch(r"\+?[0-9]{3,14}", sender) or _ALNUM_SENDER.match(sender):
+        if re.fullmatch(r"\+?[0-9]{3,14}", sender) or _ALNUM_SENDER.fullmatch(sender):
             return sender
         raise ValidationError("from: 3-14 digits or 1-11 printable ASCII characters", "from")
 

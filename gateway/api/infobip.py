@@ -159,7 +159,9 @@ def _destinations(f: Fields, advanced: bool) -> tuple[Destination, ...]:
         dests = []
         for d in f.objects("destinations"):
             to = d.string("to", required=True) or ""
-            dests.append(Destination(_check_number(to, d.name("to")), d.string("messageId", max_length=MAX_ID_LENGTH)))
+            message_id = d.string("messageId", max_length=MAX_ID_LENGTH, identifier=True)
+            d.refuse_unread()
+            dests.append(Destination(_check_number(to, d.name("to")), message_id))
         return tuple(dests)
     numbers = f.strings("to", required=True)
     return tuple(Destination(_check_number(n, f"{f.name('to')}[{i}]"))
@@ -201,7 +203,20 @@ def _binary(f: Fields) -> tuple[bytes, int, bytes | None]:
             raise ApiError(400, f"{b.name('hex')}: esmClass says a UDH is present, but its "
                                 f"length octet ({length}) overruns the {len(data)} octets")
         udh, data = data[1:length + 1], data[length + 1:]
+        _check_udh(udh, b.name("hex"))
+    b.refuse_unread()
     return data, (data_coding if data_coding is not None else 0), udh
+
+
+def _check_udh(udh: bytes, name: str) -> None:
+    """Each information element (IEI, length, data) must fit the header exactly (TS 23.040
+    9.2.3.24): a malformed header accepted here would only fail later, at the modem."""
+    at = 0
+    while at < len(udh):
+        if at + 2 > len(udh) or at + 2 + udh[at + 1] > len(udh):
+            raise ApiError(400, f"{name}: the user data header's element at octet {at + 1} "
+                                "overruns the header")
+        at += 2 + udh[at + 1]
 
 
 def parse_message(f: Fields, *, binary: bool = False, advanced: bool = False) -> SubmitRequest:
@@ -215,7 +230,10 @@ def parse_message(f: Fields, *, binary: bool = False, advanced: bool = False) ->
         text = f.string("text", required=True)
     language = f.obj("language") or f
     language_code = language.string("languageCode")
-    return SubmitRequest(
+    single_shift, locking_shift = language.boolean("singleShift"), language.boolean("lockingShift")
+    if language is not f:
+        language.refuse_unread()
+    request = SubmitRequest(
         destinations=destinations,
         sender=f.string("from"),
         text=text,
@@ -226,9 +244,11 @@ def parse_message(f: Fields, *, binary: bool = False, advanced: bool = False) ->
         validity_minutes=_validity_minutes(f),
         transliteration=(f.string("transliteration") or "").upper() or None,
         language_code=language_code.upper() if language_code else None,
-        single_shift=language.boolean("singleShift"),
-        locking_shift=language.boolean("lockingShift"),
+        single_shift=single_shift,
+        locking_shift=locking_shift,
     )
+    f.refuse_unread()
+    return request
 
 
 def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
@@ -240,7 +260,9 @@ def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
     _refuse_unsupported(root)
     messages = [parse_message(m, binary=binary, advanced=advanced)
                 for m in root.objects("messages")]
-    return messages, (root.string("bulkId", max_length=MAX_ID_LENGTH) if advanced else None)
+    bulk_id = root.string("bulkId", max_length=MAX_ID_LENGTH, identifier=True) if advanced else None
+    root.refuse_unread()
+    return messages, bulk_id
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -308,7 +330,7 @@ class InfobipRoutes:
             general_status=q.text("generalStatus"),
             sent_since=q.date("sentSince"),
             sent_until=q.date("sentUntil"),
-            limit=q.integer("limit") or 50,
+            limit=q.integer("limit"),
         )
         rows = self.gateway.logs(account, query)
         return Reply({"results": [log_json(m) for m in rows]}, "SMSLogsResponse")

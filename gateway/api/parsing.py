@@ -7,17 +7,22 @@ a list is expected), JSON ones strictly.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 from xml.etree import ElementTree
 
 import bottle
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DefusedET
 
 from gateway.api.http import ApiError
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_QUERY_VALUES = 100  # ids in one ?messageId=a,b,... filter
 
 
 def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
@@ -45,6 +50,15 @@ def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_value_fault(exc: ValueError) -> str:
+    text = str(exc)
+    if text.endswith("is not valid JSON"):
+        return text
+    if "digits" in text:
+        return "a number has too many digits"
+    return "a value cannot be read"
 
 
 def _xml_to_value(element: ElementTree.Element) -> Any:
@@ -84,14 +98,20 @@ def parse_body(environ: Mapping[str, Any], limit: int = MAX_BODY_BYTES) -> tuple
             raise ApiError(400, "the request body is not UTF-8") from None
         except RecursionError:
             raise ApiError(400, "the JSON body is nested too deeply") from None
-        except ValueError as exc:
-            raise ApiError(400, f"malformed JSON: {exc}") from None
-    if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
-        raise ApiError(400, "XML bodies with a DOCTYPE or entities are refused")
+        except json.JSONDecodeError as exc:  # its msg is the decoder's fixed English sentence
+            raise ApiError(400, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
+                                f"{exc.msg}") from None
+        except ValueError as exc:  # int digit limit, NaN/Infinity: Python's wording stays inside
+            raise ApiError(400, f"malformed JSON: {_json_value_fault(exc)}") from None
     try:
-        root = ElementTree.fromstring(raw)
+        # defusedxml refuses DTDs, entities and external references whatever the document's
+        # declared encoding (a byte-level check misses "<!DOCTYPE" spelled in UTF-16).
+        root = DefusedET.fromstring(raw, forbid_dtd=True)
+    except DefusedXmlException:
+        raise ApiError(400, "XML bodies with a DOCTYPE or entities are refused") from None
     except ElementTree.ParseError as exc:
-        raise ApiError(400, f"malformed XML: {exc}") from None
+        line, column = exc.position
+        raise ApiError(400, f"malformed XML at line {line} column {column + 1}") from None
     try:
         value = _xml_to_value(root)
     except RecursionError:
@@ -113,15 +133,36 @@ class Fields:
         self.data = data
         self.path = path
         self.xml = xml
+        self._read: set[str] = set()
 
     def name(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
-    def present(self, key: str) -> bool:
-        return self.data.get(key) not in (None, "") if self.xml else self.data.get(key) is not None
+    def _get(self, key: str) -> Any:
+        self._read.add(key)
+        return self.data.get(key)
 
-    def string(self, key: str, *, required: bool = False, max_length: int | None = None) -> str | None:
-        value = self.data.get(key)
+    def refuse_unread(self) -> None:
+        """400 for every field the parser did not ask for: a misspelt ``flsh`` or
+        ``validityPeriods`` silently ignored would send an SMS the client did not mean."""
+        unknown = sorted(str(k) for k in self.data if k not in self._read)
+        if not unknown:
+            return
+        first = unknown[0]
+        hint = difflib.get_close_matches(first, sorted(self._read), n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        raise ApiError(400, f"{self.name(_short_key(first))}: unknown field{suggestion}{more}")
+
+    def present(self, key: str) -> bool:
+        value = self._get(key)
+        return value not in (None, "") if self.xml else value is not None
+
+    def string(self, key: str, *, required: bool = False, max_length: int | None = None,
+               identifier: bool = False) -> str | None:
+        """``identifier``: a client-chosen id (messageId, bulkId) that ends up in log lines and
+        headers, so no control or line-separator characters."""
+        value = self._get(key)
         if value is None or (self.xml and value == "" and not required):
             if required:
                 raise ApiError(400, f"{self.name(key)}: required")
@@ -131,11 +172,13 @@ class Fields:
         if max_length is not None and len(value) > max_length:
             raise ApiError(400, f"{self.name(key)}: at most {max_length} characters")
         check_unicode(value, self.name(key))
+        if identifier and any(unicodedata.category(ch) in _NOT_IN_IDS for ch in value):
+            raise ApiError(400, f"{self.name(key)}: must not contain control characters")
         return value
 
     def strings(self, key: str, *, required: bool = False) -> list[str]:
         """A string or an array of strings (the spec allows both for ``to``)."""
-        value = self.data.get(key)
+        value = self._get(key)
         if value is None or value == [] or value == "":
             if required:
                 raise ApiError(400, f"{self.name(key)}: required, at least one entry")
@@ -149,7 +192,7 @@ class Fields:
         return items
 
     def boolean(self, key: str) -> bool | None:
-        value = self.data.get(key)
+        value = self._get(key)
         if self.xml and isinstance(value, str):
             value = {"true": True, "false": False, "": None}.get(value.strip().lower(), value)
         if value is None or isinstance(value, bool):
@@ -157,7 +200,7 @@ class Fields:
         raise ApiError(400, f"{self.name(key)}: must be true or false, not {_short(value)}")
 
     def integer(self, key: str, *, low: int | None = None, high: int | None = None) -> int | None:
-        value = self.data.get(key)
+        value = self._get(key)
         if self.xml and isinstance(value, str):
             if value.strip() == "":
                 value = None
@@ -172,14 +215,14 @@ class Fields:
         return value
 
     def obj(self, key: str) -> Fields | None:
-        value = self.data.get(key)
+        value = self._get(key)
         if value is None or (self.xml and value == ""):
             return None
         return Fields(value, self.name(key), xml=self.xml)
 
     def objects(self, key: str) -> list[Fields]:
         """An array of objects; in XML a single element arrives as one object, so wrap it."""
-        value = self.data.get(key)
+        value = self._get(key)
         if value is None or value == []:
             raise ApiError(400, f"{self.name(key)}: required, at least one entry")
         if self.xml and isinstance(value, dict):
@@ -188,6 +231,13 @@ class Fields:
             raise ApiError(400, f"{self.name(key)}: must be an array of objects, "
                                 f"not {_short(value)}")
         return [Fields(v, f"{self.name(key)}[{i}]", xml=self.xml) for i, v in enumerate(value)]
+
+
+_NOT_IN_IDS = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _short_key(key: str) -> str:
+    return key if len(key) <= 40 else key[:37] + "..."
 
 
 def check_unicode(value: str, name: str) -> None:
@@ -205,17 +255,24 @@ class Query:
     """Typed access to query-string parameters (UTF-8 decoded), naming the parameter on error."""
 
     def __init__(self, request: bottle.BaseRequest) -> None:
-        self._params = request.query.decode("utf-8")
+        try:
+            self._params = request.query.decode("utf-8")
+        except UnicodeError:  # ?x=%ff: bottle re-decodes its latin-1 view strictly
+            raise ApiError(400, "the query string is not valid UTF-8 (percent-encode UTF-8 "
+                                "bytes)") from None
 
     def text(self, name: str) -> str | None:
         value = self._params.get(name)
         return value if value not in (None, "") else None
 
-    def values(self, name: str) -> tuple[str, ...]:
-        """Repeated and comma-separated values (``bulkId=a,b&bulkId=c``)."""
+    def values(self, name: str, at_most: int = MAX_QUERY_VALUES) -> tuple[str, ...]:
+        """Repeated and comma-separated values (``bulkId=a,b&bulkId=c``), at most ``at_most``:
+        each distinct count is a distinct SQL statement, so the count is bounded at the edge."""
         out: list[str] = []
         for raw in self._params.getall(name):
             out.extend(v.strip() for v in raw.split(",") if v.strip())
+            if len(out) > at_most:
+                raise ApiError(400, f"{name}: at most {at_most} values per request")
         return tuple(out)
 
     def integer(self, name: str) -> int | None:
