@@ -25,6 +25,7 @@ from gateway.api.http import ApiError, Reply, format_date, new_dialect_app
 from gateway.api.parsing import Fields, Query, parse_body
 from gateway.errors import ValidationError
 from gateway.service import (
+    MAX_DESTINATIONS,
     Account,
     Accepted,
     Destination,
@@ -251,6 +252,13 @@ def parse_message(f: Fields, *, binary: bool = False, advanced: bool = False) ->
     return request
 
 
+def _count(destinations: Any) -> int:
+    """How many destinations an object names before it is parsed (a lone ``to`` string is one)."""
+    if isinstance(destinations, (list, dict)):
+        return len(destinations) if isinstance(destinations, list) else 1
+    return 1 if destinations else 0
+
+
 def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
                advanced: bool = False) -> tuple[list[SubmitRequest], str | None]:
     """The message objects of a send request and the client's bulkId (advanced only)."""
@@ -258,8 +266,13 @@ def parse_send(body: Any, xml: bool, *, multi: bool, binary: bool = False,
     if not (multi or advanced):
         return [parse_message(root, binary=binary)], None
     _refuse_unsupported(root)
-    messages = [parse_message(m, binary=binary, advanced=advanced)
-                for m in root.objects("messages")]
+    objects = root.objects("messages")
+    # The cap is per request, not per message object: six objects must not carry 60,000.
+    total = sum(_count(m.data.get("destinations") or m.data.get("to")) for m in objects)
+    if total > MAX_DESTINATIONS:
+        raise ApiError(400, f"messages: at most {MAX_DESTINATIONS} destinations per request "
+                            f"in all, not {total}")
+    messages = [parse_message(m, binary=binary, advanced=advanced) for m in objects]
     bulk_id = root.string("bulkId", max_length=MAX_ID_LENGTH, identifier=True) if advanced else None
     root.refuse_unread()
     return messages, bulk_id

@@ -166,3 +166,13 @@ def test_error_bodies_stay_json_for_every_hostile_case(client: Client) -> None:
     """Whatever the fault above, the body parses as the dialect's envelope."""
     r = raw_get(client, LOGS, "limit=%ff%fe")
     assert r.status == 400 and "serviceException" in json.loads(r.body)["requestError"]
+
+
+def test_item3_the_destination_cap_is_per_request_not_per_message_object(client: Client) -> None:
+    from gateway.service import MAX_DESTINATIONS
+
+    share = MAX_DESTINATIONS // 2 + 1  # each object is under the cap, the request is over it
+    objects = [{"destinations": [{"to": TO}] * share, "text": "hi"} for _ in range(2)]
+    assert_error(client.post(ADVANCED, {"messages": objects}), 400, "BAD_REQUEST",
+                 str(MAX_DESTINATIONS), "per request")
+    assert client.get(LOGS).json == {"results": []}
