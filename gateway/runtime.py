@@ -105,6 +105,23 @@ def gpio_pin_factory(name: str) -> Any:
     raise ConfigError(f"modem.pin_factory: unknown pin factory {name!r}")
 
 
+def emulator_pins(modem: Any, profile: ModemProfile) -> PinFactoryBuilder:
+    """A pin factory builder whose PWRKEY line drives the emulated ``modem``, as a HAT's PWRKEY is
+    wired to the Pi: for the built-in emulator, in-process ``emu://`` tests and benchmarks."""
+
+    def build(_name: str) -> Any:
+        from gpiozero.pins.mock import MockFactory
+
+        from gateway.emulator import PwrkeyPin
+
+        pins = MockFactory()
+        if profile.pwrkey_pin is not None:
+            pins.pin(profile.pwrkey_pin, pin_class=PwrkeyPin, modem=modem, active_high=profile.pwrkey_active_high)
+        return pins
+
+    return build
+
+
 def modem_settings(config: Config) -> ModemSettings:
     """Every ModemSettings field from its ``modem.*`` key (docs/configuration.md)."""
     m = config.modem
@@ -338,7 +355,7 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
         port = config.modem.port
         receiver = config.modem.msisdn
         if port == EMULATOR_PORT:
-            from gateway.emulator import EmulatorHost, PwrkeyPin, Timing
+            from gateway.emulator import EmulatorHost, Timing
 
             timing = {"fast": Timing.fast, "demo": Timing.demo, "real": Timing.real}[config.emulator.timing]()
             emulator = EmulatorHost(state_dir, profile=config.emulator.profile, msisdn=config.emulator.msisdn,
@@ -347,12 +364,7 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
             receiver = config.emulator.msisdn
             serial_factory = _emulator_port(emulator, serial_factory)
             if profile.pwrkey_pin is not None:
-                # The emulator's PWRKEY is wired to a mock GPIO pin, as a HAT is wired to the Pi.
-                from gpiozero.pins.mock import MockFactory
-
-                pins = MockFactory()
-                pins.pin(profile.pwrkey_pin, pin_class=PwrkeyPin, modem=emulator.modem,
-                         active_high=profile.pwrkey_active_high)
+                pins = emulator_pins(emulator.modem, profile)("mock")
         power = None
         if profile.pwrkey_pin is not None:
             try:

@@ -17,10 +17,10 @@ import pytest
 
 from gateway.config import Config, ModemConfig, SendingConfig
 from gateway.dispatch import Dispatcher
-from gateway.emulator import EmulatedModem, PwrkeyPin, Timing, VirtualNetwork
+from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
 from gateway.modem.driver import Modem
 from gateway.modem.profiles import load_profile
-from gateway.runtime import Runtime, assemble
+from gateway.runtime import Runtime, assemble, emulator_pins
 from gateway.service import Destination, Gateway, SubmitRequest
 from gateway.statuses import MessageState
 from gateway.store import Store
@@ -54,20 +54,6 @@ class Stack:
         return [s for s in self.emu.sent if s.destination.lstrip("+") == number]
 
 
-def emulator_pins(emu: EmulatedModem) -> Any:
-    """A pin factory builder whose PWRKEY line is wired to ``emu``, as a HAT is wired to the Pi."""
-
-    def build(_name: str) -> Any:
-        from gpiozero.pins.mock import MockFactory
-
-        profile = load_profile("waveshare-sim800")
-        pins = MockFactory()
-        pins.pin(profile.pwrkey_pin, pin_class=PwrkeyPin, modem=emu, active_high=profile.pwrkey_active_high)
-        return pins
-
-    return build
-
-
 def build_stack(tmp_path: Path, **sending: Any) -> Iterator[Stack]:
     """The gateway as ``simgate run`` assembles it (gateway.runtime), on an in-process emulator."""
     net = VirtualNetwork()
@@ -76,7 +62,7 @@ def build_stack(tmp_path: Path, **sending: Any) -> Iterator[Stack]:
                         registration_poll=0.1, health_interval=0.2, retry_interval=0.5)
     config = Config(state_dir=str(tmp_path), modem=modem,
                     sending=replace(SendingConfig(), retry_base=0.05, retry_max=0.2, **sending))
-    runtime = assemble(config, pin_factory=emulator_pins(emu), hasher=CHEAP_HASHER)
+    runtime = assemble(config, pin_factory=emulator_pins(emu, load_profile(config.modem.profile)), hasher=CHEAP_HASHER)
     try:
         runtime.start()
         assert runtime.modem.wait_ready(20), "the emulated modem did not come up"
