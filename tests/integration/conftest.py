@@ -18,11 +18,9 @@ from typing import Any, Callable
 import pytest
 import serial
 
-from gateway.auth import PasswordHasher
+from tests.hashing import CHEAP_HASHER
 
-# Tests hash at a cost of microseconds; the production cost (n=2**14: ~50 ms, 16 MiB) is for
-# attackers, not for fixtures. Hashes carry their cost, so these verify like any other.
-CHEAP_HASHER = PasswordHasher(n=16, r=1, p=1)
+__all__ = ["CHEAP_HASHER", "GatewayProcess", "make_gateway", "wait_for"]
 
 SIMGATE = [sys.executable, "-m", "gateway.cli"]
 USER, PASSWORD = "itest", "itest-password-1"
