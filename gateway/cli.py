@@ -1,28 +1,32 @@
-"""``simgate``: the composition root. Only this module builds real ports, GPIO, databases and servers.
+"""``simgate``: argparse, then ``gateway.runtime.assemble`` and ``serve``. The wiring lives in
+runtime.py (shared with the integration tests and the benchmarks); this module only reads the
+command line, prints, and turns signals into a clean stop.
 
 Sub-commands: run | send | status | inbox | user | db | emulator | pdu.
 """
 from __future__ import annotations
 
 import argparse
+import base64
+import getpass
 import json
 import logging
-import os
 import signal
 import sys
-import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence, TextIO
 
+from gateway.auth import DEFAULT_HASHER, PasswordHasher
+from gateway.clock import SYSTEM_CLOCK
 from gateway.config import Config, load_config
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import GatewayError, UnknownAccountError
+from gateway.runtime import DEMO_USER, EMULATOR_PORT, Runtime, assemble
+from gateway.sdnotify import Notifier, WatchdogFeeder
+from gateway.service import Gateway
+from gateway.store import Store
 
 log = logging.getLogger("gateway.cli")
-
-DEMO_USER = "demo"
 
 
 def _setup_logging(level: str) -> None:
@@ -44,216 +48,80 @@ def _config(args: argparse.Namespace) -> Config:
 # --- run -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Runtime:
-    """Everything `simgate run` started, stopped in reverse order: API, dispatcher, modem, database."""
-
-    stoppers: list[Callable[[], None]] = field(default_factory=list)
-
-    def on_stop(self, fn: Callable[[], None]) -> None:
-        self.stoppers.append(fn)
-
-    def stop(self) -> None:
-        while self.stoppers:
-            fn = self.stoppers.pop()
-            try:
-                fn()
-            except Exception:  # keep stopping the rest
-                log.exception("error while stopping")
-
-
-def _ensure_demo_account(gateway: Any, state_dir: Path) -> tuple[str, str | None]:
-    if gateway.store.account(DEMO_USER) is not None:
-        return DEMO_USER, None
-    _account, password = gateway.create_account(DEMO_USER)
-    cred = state_dir / "demo-credentials"
-    fd = os.open(cred, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"username={DEMO_USER}\npassword={password}\n")
-    os.chmod(cred, 0o600)
-    return DEMO_USER, password
-
-
-def _pin_factory(name: str) -> Any:
-    if not name:
-        return None
-    if name == "mock":
-        from gpiozero.pins.mock import MockFactory
-
-        return MockFactory()
-    # lgpio, rpigpio, pigpio, native: gpiozero builds the named factory itself.
-    os.environ["GPIOZERO_PIN_FACTORY"] = name
-    return None
-
-
-def build_runtime(config: Config, *, demo: bool = False, out: Any = sys.stdout) -> tuple[Runtime, Any, Any]:
-    """Start everything but the HTTP server; returns (runtime, gateway, wsgi app)."""
-    import serial
-
-    from gateway.api import build_app
-    from gateway.clock import SYSTEM_CLOCK
-    from gateway.dispatch import Dispatcher
-    from gateway.events import StoreListener
-    from gateway.inbound import InboundHandler
-    from gateway.modem.driver import Modem, ModemSettings
-    from gateway.modem.power import GpioPowerKey
-    from gateway.modem.profiles import load_profile
-    from gateway.reports import ReportMatcher
-    from gateway.service import Gateway
-    from gateway.store import Store
-
-    rt = Runtime()
-    state_dir = Path(config.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(config.database_path, group_commit_max=config.database.group_commit_max)
-    rt.on_stop(store.close)
-
-    profile = load_profile(config.modem.profile)
-    port = config.modem.port
-    receiver = config.emulator.msisdn if port == "emulator" else config.modem.msisdn
-    pin_factory = _pin_factory(config.modem.pin_factory)
-    if port == "emulator":
-        from gateway.emulator import EmulatorHost, Timing
-
-        timing = {"fast": Timing.fast, "demo": Timing.demo, "real": Timing.real}[config.emulator.timing]()
-        host = EmulatorHost(state_dir, profile=config.emulator.profile, msisdn=config.emulator.msisdn, timing=timing)
-        port = host.start()
-        rt.on_stop(host.stop)
-        print(f"emulated {config.emulator.profile} modem ({config.emulator.msisdn}) on {port}", file=out)
-        if profile.pwrkey_pin is not None:
-            # The emulator's PWRKEY is wired to a mock GPIO pin, exactly as a HAT is wired to the Pi.
-            from gpiozero.pins.mock import MockFactory
-
-            from gateway.emulator import PwrkeyPin
-
-            pin_factory = MockFactory()
-            pin_factory.pin(profile.pwrkey_pin, pin_class=PwrkeyPin, modem=host.modem, active_high=profile.pwrkey_active_high)
-    serial.protocol_handler_packages.append("gateway.emulator")
-
-    power = None
-    if profile.pwrkey_pin is not None:
-        try:
-            power = GpioPowerKey(profile.pwrkey_pin, profile.pwrkey_active_high, pin_factory=pin_factory)
-        except Exception as exc:  # gpiozero raises its own tree (BadPinFactory, PinInvalidPin...)
-            rt.stop()
-            raise ConfigError(
-                f"modem.profile {profile.name} drives PWRKEY on BCM {profile.pwrkey_pin} but GPIO is not "
-                f"usable ({type(exc).__name__}: {exc}); install lgpio, set modem.pin_factory, or use a "
-                "profile without power.pwrkey_pin"
-            ) from None
-        rt.on_stop(power.close)
-
-    inbound = InboundHandler(store, config.inbound, receiver=receiver, clock=SYSTEM_CLOCK)
-    listener = StoreListener(store, inbound, ReportMatcher(store))
-    settings = ModemSettings(
-        pin=config.modem.pin or None,
-        smsc=config.modem.smsc or None,
-        registration_timeout_s=config.modem.registration_timeout,
-        command_timeout_s=config.modem.command_timeout,
-        send_timeout_s=config.modem.send_timeout,
+def _announce_demo(rt: Runtime, out: TextIO, *, demo: bool) -> None:
+    """The URL and the demo login. The password goes to stdout only on a terminal or with
+    ``--demo``: under systemd stdout is the journal, which more people can read than the file."""
+    login = rt.ensure_demo_account()
+    url = f"http://{rt.config.http.host}:{rt.config.http.port}"
+    print(f"simgate demo: {url}", file=out)
+    if login.password and (demo or out.isatty()):
+        print(f"  username: {login.username}\n  password: {login.password}   (printed once; also in {login.credentials})",
+              file=out)
+    else:
+        print(f"  username: {login.username}   (password in {login.credentials})", file=out)
+    print(
+        f"  try: curl -u {login.username}:PASSWORD -H 'Content-Type: application/json' "
+        f"-d '{{\"from\":\"InfoSMS\",\"to\":\"41793026727\",\"text\":\"Test SMS.\"}}' {url}/restapi/sms/1/text/single",
+        file=out, flush=True,
     )
-    modem = Modem(port, profile, listener, settings=settings, power=power)
-    modem.start()
-    rt.on_stop(lambda: modem.stop(power_off=config.modem.power_off_on_stop))
-
-    dispatcher = Dispatcher(store, modem, config.sending)
-    gateway = Gateway(store, config, modem=modem, on_accepted=dispatcher.wake)
-    dispatcher.start()
-    rt.on_stop(dispatcher.stop)
-
-    housekeeping = _Housekeeping(store, inbound, config)
-    housekeeping.start()
-    rt.on_stop(housekeeping.stop)
-
-    if demo:
-        user, password = _ensure_demo_account(gateway, state_dir)
-        url = f"http://{config.http.host}:{config.http.port}"
-        print(f"simgate demo: {url}", file=out)
-        if password:
-            print(f"  username: {user}\n  password: {password}   (printed once; also in {state_dir / 'demo-credentials'})", file=out)
-        else:
-            print(f"  username: {user}   (password in {state_dir / 'demo-credentials'} from the first run)", file=out)
-        print(
-            f"  try: curl -u {user}:PASSWORD -H 'Content-Type: application/json' "
-            f"-d '{{\"from\":\"InfoSMS\",\"to\":\"41793026727\",\"text\":\"Test SMS.\"}}' {url}/restapi/sms/1/text/single",
-            file=out,
-        )
-    return rt, gateway, build_app(gateway)
 
 
-class _Housekeeping:
-    """Prunes old logs and flushes incomplete inbound messages, once a minute."""
-
-    def __init__(self, store: Any, inbound: Any, config: Config) -> None:
-        self.store, self.inbound, self.config = store, inbound, config
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        import time
-
-        while not self._stop.wait(60):
-            try:
-                self.inbound.flush_stale()
-                self.store.prune(time.time() - self.config.log_retention_hours * 3600)
-            except Exception:
-                log.exception("housekeeping failed")
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    import waitress
-
-    config = _config(args)
-    _setup_logging(config.log_level)
-    rt, _gateway, app = build_runtime(config, demo=args.demo)
-    from gateway.api.parsing import MAX_BODY_BYTES
-
-    server = waitress.create_server(
-        app,
-        host=config.http.host,
-        port=config.http.port,
-        threads=config.http.threads,
-        # Refuse oversized bodies at the socket instead of spooling up to waitress's 1 GiB default.
-        max_request_body_size=MAX_BODY_BYTES + 64 * 1024,
-        ident="simgate",
-    )
+def serve(rt: Runtime, *, out: TextIO = sys.stdout, notifier: Notifier | None = None,
+          install_signals: bool = True) -> int:
+    """Start ``rt``, listen, tell systemd, serve until SIGTERM/SIGINT, stop in order."""
+    notifier = notifier or Notifier.from_env()
+    rt.start()
+    try:
+        server = rt.create_server()  # bound and listening when this returns
+    except BaseException:
+        rt.stop()
+        raise
+    feeder = WatchdogFeeder(notifier, rt.liveness, status=rt.status_line, clock=rt.clock)
 
     def _terminate(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
-    # Explicitly, because a shell that starts us in the background leaves SIGINT ignored.
-    signal.signal(signal.SIGINT, _terminate)
-    print(f"simgate listening on http://{config.http.host}:{config.http.port}", flush=True)
+    if install_signals:
+        signal.signal(signal.SIGTERM, _terminate)
+        # Explicitly, because a shell that starts us in the background leaves SIGINT ignored.
+        signal.signal(signal.SIGINT, _terminate)
+    print(f"simgate listening on http://{rt.config.http.host}:{rt.config.http.port}", file=out, flush=True)
+    notifier.ready(f"listening on {rt.config.http.host}:{rt.config.http.port}; {rt.status_line()}")
+    feeder.start()
     try:
         server.run()  # waitress returns (or raises) on KeyboardInterrupt: SIGINT and our SIGTERM
     except KeyboardInterrupt:
         pass
     finally:
-        print("simgate stopping", flush=True)
+        notifier.stopping()
+        print("simgate stopping", file=out, flush=True)
+        feeder.stop()
         server.close()
         rt.stop()
-        print("simgate stopped", flush=True)
+        print("simgate stopped", file=out, flush=True)
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _setup_logging(config.log_level)
+    rt = assemble(config, hasher=args.hasher)
+    if args.demo or config.modem.port == EMULATOR_PORT:
+        try:
+            _announce_demo(rt, sys.stdout, demo=args.demo)
+        except BaseException:
+            rt.stop()
+            raise
+    return serve(rt)
 
 
 # --- other commands --------------------------------------------------------------------------
 
 
-def _open_gateway(args: argparse.Namespace) -> Any:
-    from gateway.service import Gateway
-    from gateway.store import Store
-
+def _open_gateway(args: argparse.Namespace) -> Gateway:
+    """The service on the configured database, without modem or HTTP: for admin commands."""
     config = _config(args)
-    store = Store(config.database_path)
-    return Gateway(store, config)
+    return Gateway(Store(config.database_path), config, hasher=args.hasher)
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -261,14 +129,12 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     gw = _open_gateway(args)
     try:
-        rec = gw.store.account(args.user)
-        if rec is None:
+        account = gw.accounts.find(args.user)
+        if account is None:
             print(f"simgate: no account {args.user!r} (simgate user add NAME)", file=sys.stderr)
             return 2
-        from gateway.service import Account
-
         accepted = gw.submit(
-            Account(rec.id, rec.username),
+            account,
             SubmitRequest(destinations=tuple(Destination(t) for t in args.to), sender=args.sender, text=args.text, flash=args.flash),
         )
         for m in accepted.messages:
@@ -282,8 +148,14 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args)
     url = args.url or f"http://{config.http.host}:{config.http.port}/health"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if args.user:
+        # With credentials /health answers in detail (modem identity, queue, events).
+        password = args.password if args.password is not None else getpass.getpass(f"password of {args.user}: ")
+        token = base64.b64encode(f"{args.user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(request, timeout=5) as resp:
             body = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         body = json.loads(exc.read() or b"{}")
@@ -310,30 +182,27 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    from gateway.auth import hash_password
-
+    """Account administration through the service: ``user add`` and ``user passwd`` share one
+    password policy (gateway/accounts.py)."""
     gw = _open_gateway(args)
     try:
+        accounts = gw.accounts
         if args.action == "add":
-            _acc, password = gw.create_account(args.name, args.password)
-            print(f"account {args.name} created; password: {password}" if not args.password else f"account {args.name} created")
+            _acc, password = accounts.create(args.name, args.password)
+            print(f"account {args.name} created" + ("" if args.password else f"; password: {password}"))
         elif args.action == "list":
-            for acc in gw.store.accounts():
-                print(acc.username)
+            for name in accounts.names():
+                print(name)
         elif args.action == "passwd":
-            import secrets
-
-            password = args.password or secrets.token_urlsafe(12)
-            if not gw.store.set_password(args.name, hash_password(password)):
-                print(f"simgate: no account {args.name!r}", file=sys.stderr)
-                return 2
+            password = accounts.set_password(args.name, args.password)
             print(f"password of {args.name} changed" + ("" if args.password else f": {password}"))
         elif args.action == "delete":
-            if not gw.store.delete_account(args.name):
-                print(f"simgate: no account {args.name!r}", file=sys.stderr)
-                return 2
+            accounts.delete(args.name)
             print(f"account {args.name} deleted")
         return 0
+    except UnknownAccountError as exc:
+        print(f"simgate: {exc}", file=sys.stderr)
+        return 2
     finally:
         gw.store.close()
 
@@ -343,11 +212,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(config.database_path)
         return 0
-    import time
-
     gw = _open_gateway(args)
     try:
-        n = gw.store.prune(time.time() - config.log_retention_hours * 3600)
+        n = gw.store.prune(SYSTEM_CLOCK.now().timestamp() - config.log_retention_hours * 3600)
         print(f"pruned {n} rows older than {config.log_retention_hours:g} h")
         return 0
     finally:
@@ -360,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the gateway (HTTP APIs, dispatcher, modem)")
-    p.add_argument("--demo", action="store_true", help="create and print a demo account if none exists")
+    p.add_argument("--demo", action="store_true",
+                   help="create a demo account if none exists and print its password even when stdout "
+                        "is not a terminal (on the emulator the account is created anyway)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("send", help="queue an SMS (the running gateway sends it)")
@@ -373,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="health of the running gateway and its modem")
     p.add_argument("--url", help="health URL (default from the config)")
+    p.add_argument("--user", help="account to authenticate as: /health then answers in detail")
+    p.add_argument("--password", help="its password (asked for when omitted)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("inbox", help="received SMS, newest first")
@@ -398,9 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, hasher: PasswordHasher = DEFAULT_HASHER) -> int:
+    """``hasher``: the password hashing cost (tests pass a cheap one)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.hasher = hasher
     if args.command == "user" and args.action != "list" and not args.name:
         parser.error("user: a NAME is required")
     try:

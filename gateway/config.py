@@ -15,6 +15,8 @@ from typing import Any, Mapping, get_args, get_origin, get_type_hints
 from gateway.errors import ConfigError
 
 ENV_PREFIX = "SIMGATE_"
+# gpiozero pin factories by config name ("" = gpiozero's own choice); gateway.runtime builds them.
+PIN_FACTORIES = ("", "mock", "lgpio", "rpigpio", "pigpio", "native")
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,17 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class ModemConfig:
+    """Which port and HAT, and the modem's policy settings (``ModemSettings``, one key each).
+
+    Every field here reaches the assembled runtime (``gateway.runtime``); a test changes each
+    documented key and checks that what the runtime built changed with it.
+    """
+
     # "emulator" starts the built-in virtual modem on a pty; anything else is a pyserial port/URL.
     port: str = "emulator"
-    baudrate: int = 115200
+    # 0: the profile's serial.baudrate. A UART such as /dev/serial0 runs at whatever we open it
+    # with, so this must match the modem's AT+IPR (SIM800 autobauds; SIM7600 defaults to 115200).
+    baudrate: int = 0
     # A profile name from hw/ (waveshare-sim800, waveshare-sim7600) or a path to a TOML file.
     profile: str = "waveshare-sim800"
     pin: str = ""
@@ -50,6 +60,20 @@ class ModemConfig:
     registration_timeout: float = 120.0
     command_timeout: float = 10.0
     send_timeout: float = 120.0
+    prompt_timeout: float = 10.0
+    # "" chooses from AT+CNMI=? (+CMTI for SMS, +CDS for reports); else the AT+CNMI= arguments.
+    cnmi: str = ""
+    # -1 leaves AT+CSMS alone; 0 or 1 sets it (0: the modem acknowledges +CMT/+CDS itself).
+    csms: int = -1
+    use_cmms: bool = True
+    health_interval: float = 30.0
+    rescan_interval: float = 600.0
+    probe_attempts: int = 3
+    probe_timeout: float = 1.0
+    registration_poll: float = 2.0
+    sms_ready_poll: float = 0.5
+    under_voltage_backoff: float = 30.0
+    retry_interval: float = 60.0
     # Power the modem off (AT+CPOWD=1 / AT+CPOF) when simgate stops.
     power_off_on_stop: bool = False
     # GPIO pin factory for PWRKEY ("" = gpiozero's default; "mock" for tests and the demo).
@@ -128,6 +152,14 @@ class Config:
             raise ConfigError("emulator.timing must be fast, demo or real")
         if self.emulator.profile not in ("sim800", "sim7600"):
             raise ConfigError("emulator.profile must be sim800 or sim7600")
+        if self.modem.baudrate < 0:
+            raise ConfigError("modem.baudrate must be 0 (the profile's) or a positive rate")
+        if self.modem.csms not in (-1, 0, 1):
+            raise ConfigError("modem.csms must be -1 (leave alone), 0 or 1")
+        if self.modem.probe_attempts < 1:
+            raise ConfigError("modem.probe_attempts must be at least 1")
+        if self.modem.pin_factory not in PIN_FACTORIES:
+            raise ConfigError(f"modem.pin_factory must be one of {', '.join(repr(n) for n in PIN_FACTORIES)}")
         return self
 
 

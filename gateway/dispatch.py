@@ -92,6 +92,11 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """The sending thread runs (the systemd watchdog is fed only while it does)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         """Called by the service after it committed new work."""
         self._wake.set()

@@ -39,6 +39,10 @@ class NotFoundError(GatewayError, LookupError):
     """A referenced object (message, account, modem) does not exist."""
 
 
+class UnknownAccountError(NotFoundError):
+    """Account administration named an account that does not exist (`simgate user passwd`)."""
+
+
 # --- SMS codec -------------------------------------------------------------------------------
 
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import threading
 import uuid
-import dataclasses
 from dataclasses import dataclass
-from enum import Enum
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
-from gateway.auth import LoginGuard, hash_password
+from gateway.accounts import Account, Accounts
+from gateway.auth import DEFAULT_HASHER, LoginGuard, PasswordHasher
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
 from gateway.errors import (
@@ -30,6 +28,10 @@ from gateway.errors import (
     UnexpectedReplyError,
     ValidationError,
 )
+from gateway.health import Health, Readiness
+from gateway.health import readiness as health_readiness
+from gateway.health import report as health_report
+from gateway.modem.health import ModemHealth
 from gateway.numbers import normalise_number
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
 from gateway.statuses import (
@@ -56,13 +58,6 @@ log = logging.getLogger(__name__)
 _ALNUM_SENDER = re.compile(r"[\x20-\x7e]{1,11}")
 MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
-HEALTH_EVENTS = 10  # recent modem events shown by /health and `simgate status`
-
-
-@dataclass(frozen=True)
-class Account:
-    id: int
-    username: str
 
 
 @dataclass(frozen=True)
@@ -161,30 +156,15 @@ class Balance:
 
 
 class ModemView(Protocol):
-    """What the service needs of the modem side (health and USSD); cli.py wires the real one."""
+    """What the service needs of the modem side (health and USSD); runtime.py wires the real one."""
 
-    def health(self) -> Any: ...
+    def health(self) -> ModemHealth: ...
 
     def ussd(self, code: str, timeout: float = 30) -> str: ...
 
 
 def _utc(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Health values (dataclasses, enums, datetimes) as plain JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class Gateway:
@@ -196,6 +176,7 @@ class Gateway:
         clock: Clock = SYSTEM_CLOCK,
         on_accepted: Callable[[], None] = lambda: None,
         modem: ModemView | None = None,
+        hasher: PasswordHasher = DEFAULT_HASHER,
     ) -> None:
         self.store = store
         self.config = config
@@ -204,23 +185,16 @@ class Gateway:
         self.modem = modem
         self._ref_lock = threading.Lock()
         self._next_ref = (store.last_concat_ref() + 1) % 65536
-        self._guard = LoginGuard(self._credentials, failure_delay=config.http.auth_failure_delay, clock=clock)
+        self.accounts = Accounts(store, hasher=hasher, clock=clock)
+        self._guard = LoginGuard(self.accounts.credentials, failure_delay=config.http.auth_failure_delay,
+                                 clock=clock, hasher=hasher)
         self.started_at = clock.now()
 
     # ---- accounts ----
 
-    def _credentials(self, username: str) -> tuple[int, str] | None:
-        rec = self.store.account(username)
-        return (rec.id, rec.password_hash) if rec else None
-
     def create_account(self, username: str, password: str | None = None) -> tuple[Account, str]:
-        if not re.match(r"^[A-Za-z0-9_.@-]{1,64}$", username or ""):
-            raise ValidationError("username: 1-64 letters, digits or _.@-", "username")
-        password = password or secrets.token_urlsafe(12)
-        if len(password) < 8:
-            raise ValidationError("password: at least 8 characters", "password")
-        rec = self.store.create_account(username, hash_password(password), self.clock.now().timestamp())
-        return Account(rec.id, rec.username), password
+        """See ``Accounts.create``: the one password policy."""
+        return self.accounts.create(username, password)
 
     def authenticate(self, username: str, password: str, client: str = "") -> Account | None:
         """The account, or None; throttled per (username, client address): see ``LoginGuard``.
@@ -482,21 +456,8 @@ class Gateway:
             raise UnexpectedReplyError(f"balance: account.balance_pattern found no number in {text!r}") from None
         return Balance(amount, cfg.currency, text)
 
-    def health(self) -> dict[str, Any]:
-        modem: dict[str, Any] = {"state": "absent"}
-        if self.modem is not None:
-            modem = _jsonable(self.modem.health())
-        queued = self.store.queued_parts()
-        modem_ok = str(modem.get("state", "")).lower() in ("ready", "sending", "idle")
-        events = [
-            {"at": _utc(at).isoformat(timespec="seconds"), "kind": kind, "detail": detail}  # type: ignore[union-attr]
-            for at, kind, detail in self.store.modem_events(HEALTH_EVENTS)
-        ]
-        return {
-            "status": "ok" if modem_ok else "degraded",
-            "uptime": round((self.clock.now() - self.started_at).total_seconds(), 1),
-            "queuedParts": queued,
-            "messages": self.store.counts_by_state(),
-            "modem": modem,
-            "modemEvents": events,  # newest first: state changes, reboots, recovery steps
-        }
+    def health(self) -> Health:
+        return health_report(self.store, self.modem, clock=self.clock, started_at=self.started_at)
+
+    def readiness(self) -> Readiness:
+        return health_readiness(self.store)

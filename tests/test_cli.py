@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import build_parser, main
+from gateway.cli import build_parser
+from gateway.cli import main as cli_main
+from tests.hashing import CHEAP_HASHER
+
+
+def main(argv: list[str]) -> int:
+    return cli_main(argv, hasher=CHEAP_HASHER)
 
 
 @pytest.fixture
@@ -36,6 +42,35 @@ def test_user_add_twice_is_a_clear_error(env: Path, capsys: pytest.CaptureFixtur
 def test_short_password_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["user", "add", "carol", "--password", "short"]) == 2
     assert "8 characters" in capsys.readouterr().err
+
+
+def test_passwd_has_the_same_password_policy_as_add(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`user passwd` used to write any password straight into the store."""
+    from gateway.config import load_config
+    from gateway.service import Gateway
+    from gateway.store import Store
+
+    assert main(["user", "add", "alice", "--password", "alice-password"]) == 0
+    assert main(["user", "passwd", "alice", "--password", "x"]) == 2
+    assert "8 characters" in capsys.readouterr().err
+    config = load_config()
+    gw = Gateway(Store(config.database_path), config, hasher=CHEAP_HASHER)
+    try:
+        assert gw.authenticate("alice", "alice-password") is not None  # unchanged
+        assert gw.authenticate("alice", "x") is None
+    finally:
+        gw.store.close()
+    assert main(["user", "passwd", "alice"]) == 0  # generated: printed, and within the policy
+    generated = capsys.readouterr().out.rsplit(": ", 1)[1].strip()
+    assert len(generated) >= 8
+    assert main(["user", "passwd", "nobody", "--password", "long-enough-1"]) == 2
+    assert "no account 'nobody'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["alice\n", "al ice", "a" * 65, "alice/x"])
+def test_usernames_must_match_whole(env: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    assert main(["user", "add", name, "--password", "long-enough-1"]) == 2
+    assert "username" in capsys.readouterr().err
 
 
 def test_send_queues_and_inbox_lists(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,13 +11,14 @@ from gateway.errors import UnexpectedReplyError
 from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, normalise_number
 from gateway.statuses import MessageState
 from gateway.store import Store
+from tests.hashing import CHEAP_HASHER
 
 
 @pytest.fixture
 def gw(store: Store) -> Gateway:
     cfg = Config(sending=replace(SendingConfig(), max_parts=3))
     woken: list[int] = []
-    g = Gateway(store, cfg, clock=ManualClock(), on_accepted=lambda: woken.append(1))
+    g = Gateway(store, cfg, clock=ManualClock(), on_accepted=lambda: woken.append(1), hasher=CHEAP_HASHER)
     g.woken = woken  # type: ignore[attr-defined]
     return g
 

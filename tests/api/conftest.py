@@ -24,6 +24,7 @@ from gateway.clock import ManualClock
 from gateway.config import AccountConfig, Config, HttpConfig
 from gateway.service import Gateway
 from gateway.store import Store
+from tests.hashing import CHEAP_HASHER
 
 START = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
 ALICE = ("alice", "alice-secret-1")
@@ -132,7 +133,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def gateway(store: Store, clock: ManualClock) -> Gateway:
-    gw = Gateway(store, make_config(price_per_message=0.01), clock=clock)
+    gw = Gateway(store, make_config(price_per_message=0.01), clock=clock, hasher=CHEAP_HASHER)
     gw.create_account(*ALICE)
     gw.create_account(*BOB)
     return gw

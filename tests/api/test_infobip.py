@@ -18,6 +18,7 @@ from gateway.errors import AtTimeoutError
 from gateway.service import Gateway
 from gateway.sms import decode_pdu
 from gateway.store import Store
+from tests.hashing import CHEAP_HASHER
 from tests.api.conftest import ALICE, START, Client, Response, make_config
 
 SINGLE = "/restapi/sms/1/text/single"
@@ -612,7 +613,7 @@ class _Modem:
 
 
 def _balance_client(store: Store, clock: ManualClock, modem: _Modem | None, ussd: str = "*100#") -> Client:
-    gw = Gateway(store, make_config(balance_ussd=ussd, currency="CHF"), clock=clock, modem=modem)
+    gw = Gateway(store, make_config(balance_ussd=ussd, currency="CHF"), clock=clock, modem=modem, hasher=CHEAP_HASHER)
     gw.create_account(*ALICE)
     return Client(build_app(gw))
 

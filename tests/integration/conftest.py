@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import serial
+
+from tests.hashing import CHEAP_HASHER
+
+__all__ = ["CHEAP_HASHER", "GatewayProcess", "make_gateway", "wait_for"]
 
 SIMGATE = [sys.executable, "-m", "gateway.cli"]
 USER, PASSWORD = "itest", "itest-password-1"
@@ -137,6 +142,15 @@ def make_gateway(tmp_path: Path, **env_overrides: str) -> GatewayProcess:
     gw = GatewayProcess(state, port, env)
     gw.cli("user", "add", USER, "--password", PASSWORD)
     return gw
+
+
+@pytest.fixture(autouse=True)
+def _pyserial_handlers_restored() -> Any:
+    """Nothing may leave pyserial's global URL handler list changed (runtime.open_serial needs no
+    entry there); restored after each test so a leak cannot make another test pass."""
+    before = list(serial.protocol_handler_packages)
+    yield
+    serial.protocol_handler_packages[:] = before
 
 
 @pytest.fixture

@@ -14,20 +14,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import serial
 
-from gateway.config import Config, SendingConfig
+from gateway.config import Config, ModemConfig, SendingConfig
 from gateway.dispatch import Dispatcher
 from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
-from gateway.events import StoreListener
-from gateway.inbound import InboundHandler
-from gateway.modem.driver import Modem, ModemSettings
+from gateway.modem.driver import Modem
 from gateway.modem.profiles import load_profile
-from gateway.reports import ReportMatcher
+from gateway.runtime import Runtime, assemble, emulator_pins
 from gateway.service import Destination, Gateway, SubmitRequest
 from gateway.statuses import MessageState
 from gateway.store import Store
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import CHEAP_HASHER, wait_for
 
 _names = itertools.count()
 
@@ -41,6 +38,7 @@ class Stack:
     modem: Modem
     dispatcher: Dispatcher
     account: Any
+    runtime: Runtime
 
     def send(self, to: str = "41790000001", text: str = "hello") -> str:
         accepted = self.gateway.submit(self.account, SubmitRequest(destinations=(Destination(to),), text=text))
@@ -57,29 +55,22 @@ class Stack:
 
 
 def build_stack(tmp_path: Path, **sending: Any) -> Iterator[Stack]:
-    if "gateway.emulator" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("gateway.emulator")
-    config = Config(state_dir=str(tmp_path), sending=replace(SendingConfig(), retry_base=0.05, retry_max=0.2, **sending))
-    store = Store(tmp_path / "simgate.db")
+    """The gateway as ``simgate run`` assembles it (gateway.runtime), on an in-process emulator."""
     net = VirtualNetwork()
     emu = EmulatedModem(profile="sim800", msisdn="+447700900001", network=net, timing=Timing.fast(), name=f"faults{next(_names)}")
-    listener = StoreListener(store, InboundHandler(store, config.inbound, receiver="+447700900001"), ReportMatcher(store))
-    settings = ModemSettings(send_timeout_s=1.0, prompt_timeout_s=1.0, command_timeout_s=1.0, registration_poll_s=0.1,
-                             health_interval_s=0.2, retry_interval_s=0.5)
-    modem = Modem(emu.url, load_profile("waveshare-sim800"), listener, settings=settings)
-    modem.start()
-    assert modem.wait_ready(20), "the emulated modem did not come up"
-    dispatcher = Dispatcher(store, modem, config.sending)
-    gateway = Gateway(store, config, on_accepted=dispatcher.wake)
-    dispatcher.start()
-    account, _ = gateway.create_account("faults", "faults-password")
+    modem = ModemConfig(port=emu.url, msisdn="+447700900001", send_timeout=1.0, prompt_timeout=1.0, command_timeout=1.0,
+                        registration_poll=0.1, health_interval=0.2, retry_interval=0.5)
+    config = Config(state_dir=str(tmp_path), modem=modem,
+                    sending=replace(SendingConfig(), retry_base=0.05, retry_max=0.2, **sending))
+    runtime = assemble(config, pin_factory=emulator_pins(emu, load_profile(config.modem.profile)), hasher=CHEAP_HASHER)
     try:
-        yield Stack(store, gateway, emu, net, modem, dispatcher, account)
+        runtime.start()
+        assert runtime.modem.wait_ready(20), "the emulated modem did not come up"
+        account, _ = runtime.gateway.create_account("faults", "faults-password")
+        yield Stack(runtime.store, runtime.gateway, emu, net, runtime.modem, runtime.dispatcher, account, runtime)
     finally:
-        dispatcher.stop()
-        modem.stop()
+        runtime.stop()
         emu.close()
-        store.close()
 
 
 @pytest.fixture
