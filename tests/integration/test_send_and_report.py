@@ -1,7 +1,7 @@
 """The walking skeleton end to end: the real `simgate run` process, its emulated modem, HTTP."""
 from __future__ import annotations
 
-from tests.integration.conftest import GatewayProcess, wait_for
+from tests.integration.conftest import PASSWORD, USER, GatewayProcess, wait_for
 
 SPEC_REQUEST = {"from": "InfoSMS", "to": "41793026727", "text": "Test SMS."}
 
@@ -104,9 +104,11 @@ def test_status_command_reads_the_running_gateway(gateway: GatewayProcess) -> No
         return gateway.cli("status", check=False).returncode == 0
 
     wait_for(healthy, 15, "simgate status to report ok")
-    out = gateway.cli("status").stdout
-    assert '"state": "ready"' in out
-    assert '"kind": "booted"' in out  # modem events are recorded and shown
+    anonymous = gateway.cli("status").stdout
+    assert '"state": "ready"' in anonymous
+    assert '"kind"' not in anonymous and "imsi" not in anonymous  # the open health is minimal
+    out = gateway.cli("status", "--user", USER, "--password", PASSWORD).stdout
+    assert '"kind": "booted"' in out  # modem events are recorded and shown to an account
 
 
 def test_balance_by_ussd_through_the_emulated_network(tmp_path) -> None:
