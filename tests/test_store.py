@@ -112,12 +112,12 @@ def test_sent_message_without_report_ends_delivered_to_operator(store: Store, ac
 
 @pytest.mark.parametrize("resend", [False, True])
 def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
-    s = Store(tmp_path / "db")
+    s = Store.open(tmp_path / "db")
     acc = s.create_account("a", "h", 0).id
     s.insert_messages([_msg(acc, "m")])
     s.claim_next_part(1000.0)  # 'sending' when the process "dies"
     s.close()
-    s = Store(tmp_path / "db")
+    s = Store.open(tmp_path / "db")
     try:
         assert s.recover_in_doubt(1010.0, resend=resend) == [("m", 1)]
         if resend:

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.statuses import MessageState
-from gateway.store.models import Inbound, Message
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,8 @@ class LogFilter:
     limit: int = 50
 
 
-def message_record(row: Message) -> MessageRecord:
+def message_record(row: Any) -> MessageRecord:
+    """``row``: a ``Message`` row of any store's ``Tables``."""
     return MessageRecord(
         pk=row.id,
         message_id=row.message_id,
@@ -138,7 +138,8 @@ def message_record(row: Message) -> MessageRecord:
     )
 
 
-def inbound_record(row: Inbound) -> InboundRecord:
+def inbound_record(row: Any) -> InboundRecord:
+    """``row``: an ``Inbound`` row of any store's ``Tables``."""
     return InboundRecord(
         pk=row.id,
         message_id=row.message_id,

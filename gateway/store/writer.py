@@ -44,7 +44,8 @@ class Writer:
 
     def run(self, fn: Callable[[], T]) -> T:
         if not self._thread.is_alive():
-            raise StoreError("the store is closed")
+            state = "closed" if self._thread.ident is not None else "not started (Store.open or start())"
+            raise StoreError(f"the store is {state}")
         fut: Future[T] = Future()
         self._queue.put((fn, fut))
         return fut.result()
