@@ -14,7 +14,8 @@ from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import InboundConfig
 from gateway.errors import PduError
 from gateway.sms import Deliver, decode_pdu, reassemble_text
-from gateway.store import InboundRecord, Store, StoredInboundPart
+from gateway.store import InboundRecord, StoredInboundPart
+from gateway.store.protocol import InboundStorage
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def split_keyword(text: str | None, keywords: Sequence[str]) -> tuple[str | None
 
 
 class InboundHandler:
-    def __init__(self, store: Store, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: InboundStorage, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = store
         self.config = config
         self.receiver = receiver.lstrip("+")

@@ -27,11 +27,11 @@ from gateway.store.records import (
     PartJob,
     StoredInboundPart,
 )
-from gateway.store.writer import Writer
+from gateway.store.writer import Writer, WriterObserver
 
 __all__ = [
     "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewMessage", "NewPart", "PartJob",
-    "REPORT_WINDOW", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer",
+    "REPORT_WINDOW", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ class Store(OutboundStore, InboundStore):
     ``Store.open``) starts the writer and the checkpointer, ``close()`` stops them.
     """
 
-    def __init__(self, path: str | Path, *, group_commit_max: int = 256) -> None:
+    def __init__(
+        self, path: str | Path, *, group_commit_max: int = 256, observer: WriterObserver | None = None
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = pw.SqliteDatabase(
@@ -68,14 +70,16 @@ class Store(OutboundStore, InboundStore):
                 t.Meta.create(key="schema_version", value=str(SCHEMA_VERSION))
             elif int(row.value) > SCHEMA_VERSION:
                 raise StoreError(f"database schema {row.value} is newer than this simgate ({SCHEMA_VERSION})")
-        self.writer = Writer(self.db, group_commit_max)
+        self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}")
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, group_commit_max: int = 256) -> Store:
+    def open(
+        cls, path: str | Path, *, group_commit_max: int = 256, observer: WriterObserver | None = None
+    ) -> Store:
         """A store on ``path`` with its threads running: what every caller but a test wants."""
-        store = cls(path, group_commit_max=group_commit_max)
+        store = cls(path, group_commit_max=group_commit_max, observer=observer)
         store.start()
         return store
 
