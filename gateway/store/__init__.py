@@ -15,7 +15,7 @@ import peewee as pw
 
 from gateway.errors import StoreError, ValidationError
 from gateway.store.inbound import InboundStore
-from gateway.store.models import SCHEMA_VERSION, Tables, bind_tables
+from gateway.store.models import MIGRATIONS, SCHEMA_VERSION, Tables, bind_tables
 from gateway.store.outbound import FINAL_STATES, REPORT_WINDOW, OutboundStore
 from gateway.store.records import (
     AccountRecord,
@@ -25,13 +25,14 @@ from gateway.store.records import (
     NewMessage,
     NewPart,
     PartJob,
+    RawReportRecord,
     StoredInboundPart,
 )
 from gateway.store.writer import Writer, WriterObserver
 
 __all__ = [
     "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewMessage", "NewPart", "PartJob",
-    "REPORT_WINDOW", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
+    "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,17 +63,29 @@ class Store(OutboundStore, InboundStore):
             check_same_thread=False,
         )
         self.tables = bind_tables(self.db)
-        t = self.tables
         with self.db.connection_context():
-            self.db.create_tables(t.all, safe=True)
-            row = t.Meta.get_or_none(t.Meta.key == "schema_version")
-            if row is None:
-                t.Meta.create(key="schema_version", value=str(SCHEMA_VERSION))
-            elif int(row.value) > SCHEMA_VERSION:
-                raise StoreError(f"database schema {row.value} is newer than this simgate ({SCHEMA_VERSION})")
+            self._prepare_schema()
         self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}")
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+
+    def _prepare_schema(self) -> None:
+        """Create a fresh database at ``SCHEMA_VERSION``, or migrate an older one step by step."""
+        t = self.tables
+        with self.db.atomic("IMMEDIATE"):
+            row = t.Meta.get_or_none(t.Meta.key == "schema_version") if self.db.table_exists("meta") else None
+            if row is None:
+                self.db.create_tables(t.all, safe=True)
+                t.Meta.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
+                return
+            found = int(row.value)
+            if found > SCHEMA_VERSION:
+                raise StoreError(f"database schema {found} is newer than this simgate ({SCHEMA_VERSION})")
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](t)
+                log.info("database %s migrated to schema %d", self.path, version)
+            if found < SCHEMA_VERSION:
+                t.Meta.update(value=str(SCHEMA_VERSION)).where(t.Meta.key == "schema_version").execute()
 
     @classmethod
     def open(
@@ -156,6 +169,22 @@ class Store(OutboundStore, InboundStore):
         account = self.tables.Account
         return [AccountRecord(r.id, r.username, r.password_hash) for r in account.select().order_by(account.id)]
 
+    # ---- undecodable status reports ----
+
+    def add_raw_report(self, pdu: str, reason: str, now: float) -> RawReportRecord:
+        raw = self.tables.RawReport
+
+        def job() -> RawReportRecord:
+            row = raw.create(pdu=pdu, reason=reason, received_at=now)
+            return RawReportRecord(row.id, row.pdu, row.reason, row.received_at)
+
+        return self.writer.run(job)
+
+    def raw_reports(self, limit: int = 50) -> list[RawReportRecord]:
+        raw = self.tables.RawReport
+        rows = raw.select().order_by(raw.received_at.desc(), raw.id.desc()).limit(limit)
+        return [RawReportRecord(r.id, r.pdu, r.reason, r.received_at) for r in rows]
+
     # ---- modem events and housekeeping ----
 
     def add_modem_event(self, kind: str, detail: str, now: float) -> None:
@@ -167,7 +196,8 @@ class Store(OutboundStore, InboundStore):
         return [(r.at, r.kind, r.detail) for r in event.select().order_by(event.id.desc()).limit(limit)]
 
     def prune(self, older_than: float) -> int:
-        """Drop finished messages, inbound messages and events older than the retention window."""
+        """Drop finished messages, inbound messages, events and undecodable reports older than
+        the retention window."""
         t = self.tables
 
         def job() -> int:
@@ -176,6 +206,7 @@ class Store(OutboundStore, InboundStore):
             ).execute()
             n += t.Inbound.delete().where(t.Inbound.received_at < older_than).execute()
             t.ModemEvent.delete().where(t.ModemEvent.at < older_than).execute()
+            t.RawReport.delete().where(t.RawReport.received_at < older_than).execute()
             return n
 
         return self.writer.run(job)

@@ -8,11 +8,11 @@ fresh set of classes for one database; each ``Store`` keeps its own in ``store.t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import peewee as pw
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,14 @@ class Tables:
     InboundPart: Any
     PendingReport: Any
     ModemEvent: Any
+    RawReport: Any
 
     @property
     def all(self) -> tuple[type[pw.Model], ...]:
         """Every model, parents before children (the order ``create_tables`` wants)."""
         return (
             self.Meta, self.Account, self.Message, self.Part, self.Inbound, self.InboundRead,
-            self.InboundPart, self.PendingReport, self.ModemEvent,
+            self.InboundPart, self.PendingReport, self.ModemEvent, self.RawReport,
         )
 
 
@@ -153,8 +154,26 @@ def bind_tables(db: pw.SqliteDatabase) -> Tables:
         kind = pw.CharField()
         detail = pw.TextField(default="")
 
+    class RawReport(_Base):
+        """A status report that could not be decoded, kept as received (schema 2): the driver
+        deletes it from the SIM once stored, so dropping it would lose it for good."""
+
+        pdu = pw.TextField()
+        reason = pw.TextField()
+        received_at = pw.FloatField(index=True)
+
     return Tables(
         database=db, Meta=Meta, Account=Account, Message=Message, Part=Part, Inbound=Inbound,
         InboundRead=InboundRead, InboundPart=InboundPart, PendingReport=PendingReport,
-        ModemEvent=ModemEvent,
+        ModemEvent=ModemEvent, RawReport=RawReport,
     )
+
+
+def _to_v2(t: Tables) -> None:
+    t.database.create_tables([t.RawReport])
+
+
+MIGRATIONS: dict[int, Callable[[Tables], None]] = {2: _to_v2}
+"""``MIGRATIONS[n]`` turns a version n-1 database into version n (run inside one transaction).
+A fresh database is created at ``SCHEMA_VERSION`` directly; an existing one only ever changes
+through these steps, so each is tested against a file the older version wrote."""

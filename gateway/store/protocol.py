@@ -29,6 +29,7 @@ from gateway.store.records import (
     MessageRecord,
     NewMessage,
     PartJob,
+    RawReportRecord,
     StoredInboundPart,
 )
 
@@ -157,6 +158,15 @@ class ReportStorage(Protocol):
 
     def pending_reports(self) -> int: ...
 
+    def add_raw_report(self, pdu: str, reason: str, now: float) -> RawReportRecord:
+        """Atomically keep a status report that could not be decoded, as received, so it can
+        be deleted from the SIM without being lost."""
+        ...
+
+    def raw_reports(self, limit: int = 50) -> list[RawReportRecord]:
+        """Kept undecodable reports, newest first."""
+        ...
+
 
 class InboundStorage(Protocol):
     """Received SMS (what the inbound handler and the service need)."""
@@ -227,7 +237,7 @@ class EventStorage(Protocol):
         ...
 
     def prune(self, older_than: float) -> int:
-        """Atomically drop final messages, inbound messages and events older than
+        """Atomically drop final messages, inbound messages, events and raw reports older than
         ``older_than``; unfinished messages are kept whatever their age. Returns how many
         messages (outbound and inbound) went."""
         ...

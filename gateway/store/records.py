@@ -105,6 +105,16 @@ class StoredInboundPart:
 
 
 @dataclass(frozen=True)
+class RawReportRecord:
+    """A status report kept as received because it could not be decoded."""
+
+    pk: int
+    pdu: str
+    reason: str
+    received_at: float
+
+
+@dataclass(frozen=True)
 class LogFilter:
     sender: str | None = None
     destination: str | None = None

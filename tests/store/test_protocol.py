@@ -36,7 +36,7 @@ def test_every_atomic_write_says_so() -> None:
     """The contract names what is atomic; a writing method without the word is a gap."""
     writes = {"create_account", "set_password", "delete_account", "insert_messages", "take_reports",
               "claim_next_part", "record_part_sent", "record_part_retry", "release_part", "fail_message",
-              "expire_due", "recover_in_doubt", "apply_status_report", "insert_inbound", "add_inbound_part",
+              "expire_due", "recover_in_doubt", "apply_status_report", "add_raw_report", "insert_inbound", "add_inbound_part",
               "take_inbound", "add_modem_event", "prune"}
     methods = {name for role in ROLES for name in _methods(role)}
     assert writes <= methods
