@@ -113,6 +113,8 @@ class Modem:
         if self._thread is not None:
             self._thread.join(self.settings.command_timeout_s + 5)
         channel = self._channel
+        if not power_off and channel is not None and channel.broken is None and self.ready:
+            self._supervisor.park(channel)
         if power_off and channel is not None and channel.broken is None:
             self.powering_off = True
             try:
@@ -326,8 +328,15 @@ class Modem:
         if self.hand_over(kind, urc.body) and self.cnma_needed and self._channel is not None:
             try:
                 self._channel.command("AT+CNMA", timeout=self.settings.command_timeout_s)
+            except CmsError as exc:
+                if classify_cms(exc.code).policy is CmsPolicy.SKIP:  # 340: nothing to ack (a
+                    log.debug("AT+CNMA: %s", exc)            # +CDS flushed from the buffer)
+                    return
+                self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
+                self._supervisor.post("poll", "AT+CNMA failed")   # routing may be dropped
             except Exception as exc:  # noqa: BLE001 - the network will redeliver; record it
                 self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
+                self._supervisor.post("poll", "AT+CNMA failed")
 
 
 __all__ = ["Modem", "ModemEvent", "ModemHealth", "ModemListener", "ModemSettings",

@@ -131,7 +131,7 @@ def test_spontaneous_reboot_reinitialises_and_in_flight_send_is_in_doubt(make_ri
     rig.listener.wait(lambda r: r.details(EventKind.REBOOTED))
     rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
     assert rig.modem.wait_ready(5)
-    assert rig.emu.s.cnmi == (2, 1, 0, 1, 0) and rig.emu.s.cmgf == 0
+    assert rig.emu.s.cnmi == (2, 1, 0, 2, 0) and rig.emu.s.cmgf == 0   # ds=2: reports in SR
     assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
 
 
