@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _open_gateway(args: argparse.Namespace) -> Gateway:
     """The service on the configured database, without modem or HTTP: for admin commands."""
     config = _config(args)
-    return Gateway(Store(config.database_path), config, hasher=args.hasher)
+    return Gateway(Store.open(config.database_path), config, hasher=args.hasher)
 
 
 def cmd_send(args: argparse.Namespace) -> int:

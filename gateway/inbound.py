@@ -15,7 +15,8 @@ from gateway.config import InboundConfig
 from gateway.errors import PduError
 from gateway.logsafe import NumberPolicy
 from gateway.sms import Deliver, decode_pdu, reassemble_text
-from gateway.store import InboundRecord, Store, StoredInboundPart
+from gateway.store import InboundRecord, StoredInboundPart
+from gateway.store.protocol import InboundStorage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def split_keyword(text: str | None, keywords: Sequence[str]) -> tuple[str | None
 
 
 class InboundHandler:
-    def __init__(self, store: Store, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK,
+    def __init__(self, store: InboundStorage, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK,
                  numbers: NumberPolicy = NumberPolicy()) -> None:
         self.store = store
         self._number = numbers  # senders in log lines (log.numbers)

@@ -345,7 +345,7 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     profile = modem_profile(config)
-    store = Store(config.database_path, group_commit_max=config.database.group_commit_max)
+    store = Store.open(config.database_path, group_commit_max=config.database.group_commit_max)
     built: list[Callable[[], None]] = [store.close]
     try:
         emulator = None

@@ -58,7 +58,7 @@ def test_passwd_has_the_same_password_policy_as_add(env: Path, capsys: pytest.Ca
     assert main(["user", "passwd", "alice", "--password", "x"]) == 2
     assert "8 characters" in capsys.readouterr().err
     config = load_config()
-    gw = Gateway(Store(config.database_path), config, hasher=CHEAP_HASHER)
+    gw = Gateway(Store.open(config.database_path), config, hasher=CHEAP_HASHER)
     try:
         assert gw.authenticate("alice", "alice-password") is not None  # unchanged
         assert gw.authenticate("alice", "x") is None
