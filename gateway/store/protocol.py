@@ -243,9 +243,19 @@ class EventStorage(Protocol):
         ...
 
 
+class StorageHealth(Protocol):
+    """Whether the store can take writes now (what ``/health/ready`` needs)."""
+
+    def writable(self) -> str | None:
+        """None when a write would succeed now; else why not, in the driver's or the store's
+        words ("attempt to write a readonly database", "database or disk is full", "the WAL
+        file was replaced ..."). Bounded in time: waits at most the request busy timeout."""
+        ...
+
+
 class Storage(
     AccountStorage, AcceptStorage, DispatchStorage, ReportStorage, InboundStorage, EventStorage,
-    Protocol,
+    StorageHealth, Protocol,
 ):
     """A whole store: every role, plus its lifetime."""
 
