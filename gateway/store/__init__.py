@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, TypeVar
 import peewee as pw
 
 from gateway.errors import StoreError, ValidationError
+from gateway.store.files import FileWatch, prepare_private
 from gateway.store.inbound import InboundStore
 from gateway.store.models import MIGRATIONS, SCHEMA_VERSION, Tables, bind_tables
 from gateway.store.outbound import FINAL_STATES, REPORT_WINDOW, OutboundStore
@@ -67,7 +68,8 @@ class Store(OutboundStore, InboundStore):
         use ``max_page_count`` to fill the "disk")."""
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private(self.path)
+        self._watch = FileWatch(self.path)
         self.db = pw.SqliteDatabase(
             str(self.path),
             pragmas={
@@ -85,7 +87,8 @@ class Store(OutboundStore, InboundStore):
                 self._prepare_schema()
         except (sqlite3.Error, pw.PeeweeException) as exc:
             raise StoreError(f"cannot open the database {self.path}: {driver_cause(exc)}") from exc
-        self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}")
+        self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}",
+                             precheck=self._watch.check)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
@@ -128,6 +131,7 @@ class Store(OutboundStore, InboundStore):
     def start(self) -> None:
         """Start the writer and the checkpointer (once)."""
         self.writer.start()
+        self._watch.arm()  # the writer's connection now holds the database and its WAL open
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name=f"store-checkpoint {self.path.name}", daemon=True
         )
@@ -246,6 +250,8 @@ class Store(OutboundStore, InboundStore):
         """Why a write would fail now, or None. Cheap enough for every ``/health/ready``: the
         writer's last failure if no commit succeeded since, else a write probe that is rolled
         back (it takes the write lock for microseconds, waiting at most ``busy_timeout``)."""
+        if (fault := self._watch.check()) is not None:
+            return fault
         if (failure := self.writer.failure) is not None:
             return failure
         try:

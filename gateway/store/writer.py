@@ -78,7 +78,10 @@ class Writer:
     def __init__(
         self, db: pw.SqliteDatabase, max_batch: int = 256, *, observer: WriterObserver | None = None,
         name: str = "store-writer", busy_timeout: float = 10.0,
+        precheck: Callable[[], str | None] | None = None,
     ) -> None:
+        """``precheck`` runs on the writer thread before each commit: a reason (not None) fails
+        the batch with StoreError(reason) without touching the database."""
         self._db = db
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -87,6 +90,9 @@ class Writer:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._failure: str | None = None
+        self._precheck = precheck
+        self._ready = threading.Event()
+        self._start_error: str | None = None
         self.commits = 0
         self.jobs = 0
 
@@ -95,8 +101,14 @@ class Writer:
         """Why the last commit failed, while no commit has succeeded since (None: healthy)."""
         return self._failure
 
-    def start(self) -> None:
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the thread and return once its connection is open (its errors raise here)."""
         self._thread.start()
+        if not self._ready.wait(timeout):
+            raise StoreError("the database writer did not start")
+        if self._start_error is not None:
+            self._thread.join(timeout)
+            raise StoreError(f"cannot open the database for writing: {self._start_error}")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
@@ -133,15 +145,14 @@ class Writer:
             return fut.result()  # running: it holds the lock, its outcome is near
 
     def _run(self) -> None:
-        self._db.connect(reuse_if_open=True)
-        self._db.execute_sql("PRAGMA synchronous=FULL")
-        # The writer waits longer for the lock than request threads do: its jobs include
-        # recording sends, which must not fail because another process held the lock briefly.
-        self._db.execute_sql(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
-        # The checkpointer thread copies the WAL into the database off the request path; the
-        # writer's own automatic checkpoint then only finishes the remainder and lets the WAL
-        # restart, so it cannot grow without bound under continuous load.
-        self._db.execute_sql("PRAGMA journal_size_limit=67108864")
+        try:
+            self._connect()
+        except Exception as exc:  # noqa: BLE001 - reported by start() on the caller's thread
+            self._start_error = driver_cause(exc)
+            self._db.close()
+            return
+        finally:
+            self._ready.set()
         try:
             while True:
                 item = self._queue.get()
@@ -164,8 +175,23 @@ class Writer:
         finally:
             self._db.close()
 
+    def _connect(self) -> None:
+        self._db.connect(reuse_if_open=True)
+        self._db.execute_sql("PRAGMA synchronous=FULL")
+        # The writer waits longer for the lock than request threads do: its jobs include
+        # recording sends, which must not fail because another process held the lock briefly.
+        self._db.execute_sql(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        # The checkpointer thread copies the WAL into the database off the request path; the
+        # writer's own automatic checkpoint then only finishes the remainder and lets the WAL
+        # restart, so it cannot grow without bound under continuous load.
+        self._db.execute_sql("PRAGMA journal_size_limit=67108864")
+        self._db.execute_sql("SELECT count(*) FROM sqlite_master")  # opens the WAL file now
+
     def _commit(self, batch: list[tuple[Callable[[], Any], Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
+        if self._precheck is not None and (reason := self._precheck()) is not None:
+            self._fail(batch, StoreError(reason))
+            return
         try:
             with self._db.atomic("IMMEDIATE"):
                 for fn, fut in batch:
@@ -182,12 +208,7 @@ class Writer:
             cause = driver_cause(exc)
             self._failure = cause
             log.error("commit of %d jobs failed: %s", len(batch), cause)
-            error = StoreError(f"database write failed: {cause}")
-            for _fn, fut in batch:
-                try:
-                    fut.set_exception(error)
-                except InvalidStateError:  # cancelled by its caller meanwhile, or finished
-                    pass
+            self._fail(batch, StoreError(f"database write failed: {cause}"))
             return
         self._failure = None
         self.commits += 1
@@ -199,6 +220,14 @@ class Writer:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
+
+    @staticmethod
+    def _fail(batch: list[tuple[Callable[[], Any], Future[Any]]], error: StoreError) -> None:
+        for _fn, fut in batch:
+            try:
+                fut.set_exception(error)
+            except InvalidStateError:  # cancelled by its caller meanwhile, or finished
+                pass
 
     def _in_transaction(self) -> bool:
         try:
