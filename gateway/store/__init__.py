@@ -240,6 +240,7 @@ class Store(OutboundStore, InboundStore):
             n += t.Inbound.delete().where(t.Inbound.received_at < older_than).execute()
             t.ModemEvent.delete().where(t.ModemEvent.at < older_than).execute()
             t.RawReport.delete().where(t.RawReport.received_at < older_than).execute()
+            t.InboundSeen.delete().where(t.InboundSeen.seen_at < older_than).execute()
             return n
 
         return self.writer.run(job)
