@@ -9,10 +9,12 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 from gateway.errors import ConfigError
+from gateway.lifecycle import InDoubtPolicy
 
 ENV_PREFIX = "SIMGATE_"
 # gpiozero pin factories by config name ("" = gpiozero's own choice); gateway.runtime builds them.
@@ -101,7 +103,7 @@ class SendingConfig:
     max_attempts: int = 8
     # What to do with a part whose AT+CMGS outcome is unknown (crash or time-out after Ctrl-Z):
     # "assume_sent" never risks a duplicate; "resend" never risks a loss.
-    in_doubt: str = "assume_sent"
+    in_doubt: InDoubtPolicy = InDoubtPolicy.ASSUME_SENT
     # Per-modem rate limit, messages per minute (0 = unlimited).
     rate_per_minute: float = 0.0
 
@@ -144,8 +146,6 @@ class Config:
     def validate(self) -> Config:
         if not 0 < self.http.port < 65536:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
-        if self.sending.in_doubt not in ("assume_sent", "resend"):
-            raise ConfigError("sending.in_doubt must be 'assume_sent' or 'resend'")
         if not 1 <= self.sending.max_parts <= 255:
             raise ConfigError("sending.max_parts must be 1-255")
         if self.emulator.timing not in ("fast", "demo", "real"):
@@ -165,6 +165,10 @@ class Config:
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = get_origin(kind)
+    if isinstance(kind, type) and issubclass(kind, Enum):  # the config edge: strings in, Enums out
+        if value not in {m.value for m in kind}:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(m.value) for m in kind)}")
+        return kind(value)
     try:
         if kind is bool:
             if isinstance(value, bool):

@@ -34,16 +34,9 @@ from gateway.health import report as health_report
 from gateway.modem.health import ModemHealth
 from gateway.numbers import normalise_number
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
-from gateway.statuses import (
-    ACCEPTED_STATUS,
-    NO_ERROR,
-    STATE_STATUS,
-    STATUSES,
-    ErrorInfo,
-    MessageState,
-    Status,
-    error_by_id,
-)
+from gateway import lifecycle
+from gateway.lifecycle import MessageState, RejectReason
+from gateway.statuses import STATUS_GROUPS, ErrorInfo, Status
 from gateway.store import (
     InboundRecord,
     LogFilter,
@@ -266,14 +259,15 @@ class Gateway:
             if dest.message_id is not None and (
                 message_id in seen_ids or self.store.message_id_exists(account.id, message_id)
             ):
-                answers.append(AcceptedMessage(to, message_id, sms_count, STATUSES["REJECTED_DUPLICATE_MESSAGE_ID"]))
+                duplicate = lifecycle.rejected(RejectReason.DUPLICATE_MESSAGE_ID)
+                answers.append(AcceptedMessage(to, message_id, sms_count, lifecycle.submit_status(duplicate)))
                 continue
             seen_ids.add(message_id)
             ref = self._concat_ref()
             parts: tuple[NewPart, ...] = ()
-            state, status_name, error_id = MessageState.ACCEPTED, None, 0
+            outcome = lifecycle.accepted()
             if too_long is not None:
-                state, status_name, error_id = MessageState.REJECTED, "REJECTED_MESSAGE_TOO_LONG", 0
+                outcome = lifecycle.rejected(RejectReason.MESSAGE_TOO_LONG)
             else:
                 try:
                     if req.data is not None:
@@ -286,7 +280,7 @@ class Gateway:
                         encoded = encode_planned(to, plan, options, concat_ref=ref)
                 except MessageTooLongError:
                     encoded = []
-                    state, status_name = MessageState.REJECTED, "REJECTED_MESSAGE_TOO_LONG"
+                    outcome = lifecycle.rejected(RejectReason.MESSAGE_TOO_LONG)
                 except EncodingError as exc:
                     raise ValidationError(str(exc), "text") from None
                 parts = tuple(NewPart(p.seq, p.total, p.pdu, p.tpdu_length) for p in encoded)
@@ -307,13 +301,12 @@ class Gateway:
                     expires_at=expires,
                     parts=parts,
                     options={"status_report": options.status_report, "flash": options.flash},
-                    state=state,
-                    status_name=status_name,
-                    error_id=error_id,
+                    state=outcome.state,
+                    status_name=outcome.status_name,
+                    error_id=outcome.error_id,
                 )
             )
-            status = STATUSES[status_name] if status_name else ACCEPTED_STATUS
-            answers.append(AcceptedMessage(to, message_id, sms_count, status))
+            answers.append(AcceptedMessage(to, message_id, sms_count, lifecycle.submit_status(outcome)))
         try:
             self.store.insert_messages(rows)
         except DuplicateMessageIdError as exc:  # raced with a concurrent request
@@ -336,8 +329,7 @@ class Gateway:
     # ---- reading ----
 
     def _view(self, m: MessageRecord) -> SentMessage:
-        status = STATUSES[m.status_name] if m.status_name else STATE_STATUS[m.state]
-        error = error_by_id(m.error_id) if m.error_id else NO_ERROR
+        outcome = lifecycle.outcome_of(m.state, m.status_name, m.error_id)
         price = Price(self.config.account.price_per_message, self.config.account.currency)  # per one SMS
         return SentMessage(
             bulk_id=m.bulk_id,
@@ -349,8 +341,8 @@ class Gateway:
             done_at=_utc(m.done_at),
             sms_count=m.sms_count,
             price=price,
-            status=status,
-            error=error,
+            status=outcome.status,
+            error=outcome.error,
         )
 
     @staticmethod
@@ -371,12 +363,9 @@ class Gateway:
         states: tuple[MessageState, ...] = ()
         if query.general_status:
             group = query.general_status.upper()
-            states = tuple(s for s, st in STATE_STATUS.items() if st.group_name == group)
-            extra = {"REJECTED": (MessageState.REJECTED,), "UNDELIVERABLE": (MessageState.UNDELIVERABLE,),
-                     "EXPIRED": (MessageState.EXPIRED,), "DELIVERED": (MessageState.DELIVERED, MessageState.SENT_NO_REPORT)}
-            states = tuple(set(states) | set(extra.get(group, ())))
-            if group not in {"ACCEPTED", "PENDING", "UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"}:
+            if group not in STATUS_GROUPS.values():
                 raise ValidationError(f"generalStatus: unknown status group {query.general_status!r}", "generalStatus")
+            states = lifecycle.states_in_group(group)
             if not states:
                 return []
         flt = LogFilter(

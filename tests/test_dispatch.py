@@ -11,7 +11,7 @@ from gateway.clock import ManualClock
 from gateway.config import SendingConfig
 from gateway.dispatch import Dispatcher
 from gateway.errors import AtCommandError, CmsError, ModemUnavailableError, SendInDoubtError
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import NewMessage, NewPart, Store
 
 

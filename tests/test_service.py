@@ -9,7 +9,7 @@ from gateway.config import Config, SendingConfig
 from gateway.errors import AtTimeoutError, FeatureUnavailableError, ModemUnavailableError, ValidationError
 from gateway.errors import UnexpectedReplyError
 from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, normalise_number
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import Store
 from tests.hashing import CHEAP_HASHER
 

@@ -16,7 +16,8 @@ import peewee as pw
 from gateway.errors import StoreError, ValidationError
 from gateway.store.inbound import InboundStore
 from gateway.store.models import MODELS, SCHEMA_VERSION, Account, Inbound, Message, Meta, ModemEvent, database
-from gateway.store.outbound import FINAL_STATES, REPORT_WINDOW, OutboundStore
+from gateway.lifecycle import REPORT_WINDOW
+from gateway.store.outbound import FINAL_STATES, OutboundStore
 from gateway.store.records import (
     AccountRecord,
     InboundRecord,
