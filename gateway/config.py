@@ -109,6 +109,13 @@ class SendingConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    # Messages one account may queue per minute (a token bucket: a minute's worth at once, then
+    # at that rate); 0 = unlimited. Over it, a send is refused whole with HTTP 429.
+    messages_per_minute: int = 0
+
+
+@dataclass(frozen=True)
 class InboundConfig:
     # Keywords recognised as the first word of an inbound text (empty: any first word).
     keywords: tuple[str, ...] = ()
@@ -136,6 +143,7 @@ class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     sending: SendingConfig = field(default_factory=SendingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
 
@@ -146,6 +154,8 @@ class Config:
     def validate(self) -> Config:
         if not 0 < self.http.port < 65536:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
+        if self.limits.messages_per_minute < 0:
+            raise ConfigError("limits.messages_per_minute must be 0 (unlimited) or more")
         if not 1 <= self.sending.max_parts <= 255:
             raise ConfigError("sending.max_parts must be 1-255")
         if self.emulator.timing not in ("fast", "demo", "real"):

@@ -37,7 +37,7 @@ _INSERT_MESSAGE = (
 )
 _INSERT_PART = (
     'INSERT INTO "part" ("message_id", "seq", "total", "pdu", "tpdu_length", "state", "attempts", '
-    '"next_attempt_at") VALUES (?, ?, ?, ?, ?, \'queued\', 0, ?)'
+    '"next_attempt_at") VALUES (?, ?, ?, ?, ?, ?, 0, ?)'
 )
 
 
@@ -85,17 +85,21 @@ class OutboundStore:
                 if m.parts:
                     cursor.executemany(
                         _INSERT_PART,
-                        [(pk, p.seq, p.total, p.pdu, p.tpdu_length, m.created_at) for p in m.parts],
+                        [(pk, p.seq, p.total, p.pdu, p.tpdu_length, _QUEUED, m.created_at) for p in m.parts],
                     )
 
         self.writer.run(job)
 
-    def message_id_exists(self, account_id: int, message_id: str) -> bool:
-        return (
-            self.tables.Message.select(self.tables.Message.id)
-            .where((self.tables.Message.account == account_id) & (self.tables.Message.message_id == message_id))
-            .exists()
+    def existing_message_ids(self, account_id: int, message_ids: Sequence[str]) -> set[str]:
+        """Which of these caller-supplied ids the account already has: one statement of fixed
+        shape whatever the number of ids (a JSON array through json_each), so no statement
+        cache grows with the request sizes clients choose."""
+        cursor = self.db.execute_sql(
+            'SELECT "message_id" FROM "message" WHERE "account_id" = ? '
+            'AND "message_id" IN (SELECT "value" FROM json_each(?))',
+            (account_id, json.dumps(list(message_ids))),
         )
+        return {row[0] for row in cursor.fetchall()}
 
     def last_concat_ref(self) -> int:
         row = self.tables.Message.select(self.tables.Message.concat_ref).order_by(self.tables.Message.id.desc()).first()
