@@ -30,6 +30,12 @@ class HttpConfig:
     threads: int = 16
     # Seconds a user name is locked after a failed login; doubles per failure in a row (max 30 s).
     auth_failure_delay: float = 0.2
+    # Seconds an open connection without a request in progress is kept (waitress's default: 120).
+    channel_timeout: float = 30.0
+    # Open connections at most; when full, the one idle the longest is closed to admit a new one.
+    connection_limit: int = 100
+    # Seconds between sweeps that close connections idle past channel_timeout.
+    cleanup_interval: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,12 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    # Phone numbers in log lines in full; false masks them (+4479****12).
+    numbers: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -146,6 +158,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def database_path(self) -> Path:
@@ -156,6 +169,12 @@ class Config:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
         if self.limits.messages_per_minute < 0:
             raise ConfigError("limits.messages_per_minute must be 0 (unlimited) or more")
+        if self.http.threads < 1:
+            raise ConfigError("http.threads must be at least 1")
+        if self.http.connection_limit < 2:
+            raise ConfigError("http.connection_limit must be at least 2")
+        if not (self.http.channel_timeout > 0 and self.http.cleanup_interval > 0):
+            raise ConfigError("http.channel_timeout and http.cleanup_interval must be positive")
         if not 1 <= self.sending.max_parts <= 255:
             raise ConfigError("sending.max_parts must be 1-255")
         if self.emulator.timing not in ("fast", "demo", "real"):

@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.health import Health, Readiness
 from gateway.health import readiness as health_readiness
 from gateway.health import report as health_report
+from gateway.logsafe import NumberPolicy
 from gateway.modem.health import ModemHealth
 from gateway.numbers import normalise_number
 from gateway import lifecycle
@@ -136,6 +137,7 @@ class Gateway:
         self.config = config
         self.clock = clock
         self._on_accepted = on_accepted
+        self._number = NumberPolicy(config.log.numbers)  # destinations in log lines
         self.modem = modem
         self._ref_lock = threading.Lock()
         self._next_ref = (store.last_concat_ref() + 1) % REF_SPACE
@@ -200,7 +202,7 @@ class Gateway:
         else:  # pragma: no cover - every retry marks one more id as taken
             raise StoreError("messageId: the request kept racing concurrent requests")
         for row in plan.records:
-            log.info("message %s accepted for %s (%d parts, %s)", row.message_id, row.destination, row.sms_count, row.state.value)
+            log.info("message %s accepted for %s (%d parts, %s)", row.message_id, self._number(row.destination), row.sms_count, row.state.value)
         if plan.queued:
             self._on_accepted()
         return plan.answer

@@ -358,4 +358,9 @@ def send_submit(m: "EmulatedModem", pdu: str, submit: Submit, answer: str,
     if m.faults.take_in_doubt():
         accepted()
         return Result(final=None)
+    if m.faults.take_reset_after_send():
+        def sent_then_reset() -> None:   # a brown-out after the network took it, before +CMGS
+            accepted()
+            m.reset()
+        return Result(final=None, delay=latency, after=sent_then_reset)
     return Result(info=[f"{answer}: {mr}"], delay=latency, after=accepted)

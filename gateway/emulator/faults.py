@@ -6,6 +6,7 @@ the modem's lock, so a fault lands between two bytes, never inside a state chang
 """
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,7 +14,19 @@ if TYPE_CHECKING:
 
 FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", "deregister",
                "register",
-               "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc")
+               "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc",
+               "reset_in_prompt", "reset_after_send", "stuck_in_prompt")
+
+
+class BannerOrder(Enum):
+    """Where a reset inside the ``> `` prompt puts its boot banners relative to the host's PDU.
+
+    ``AFTER`` is the field capture of issue 9: the UART is up (factory ATE1) before ``RDY``, so
+    the PDU and Ctrl-Z are echoed first. ``BEFORE`` is a faster boot: the banners reach the host
+    before it has written the PDU.
+    """
+    BEFORE = "before"
+    AFTER = "after"
 
 
 RANDOM_CMS_CODES = (38, 41, 42, 47, 111, 331, 332, 500)
@@ -27,6 +40,8 @@ class FaultPlan:
         self._in_doubt = 0
         self._cms_rate = 0.0
         self._cms_codes: tuple[int, ...] = RANDOM_CMS_CODES
+        self._prompt_resets: list[BannerOrder] = []
+        self._send_resets = 0
 
     def no_answer(self, seconds: float) -> None:
         """Ignore everything the host writes for ``seconds`` (no echo, no result)."""
@@ -75,6 +90,45 @@ class FaultPlan:
             self._in_doubt -= 1
             return True
         return False
+
+    def reset_in_prompt(self, banners: BannerOrder | str = BannerOrder.AFTER) -> None:
+        """The next ``> `` prompt is followed by a brown-out before Ctrl-Z (issue 9 item 1).
+
+        SIM800 HATs brown out at the TX current peak of a send, i.e. exactly here. The rebooted
+        modem has its factory settings (ATE1) and no prompt: the PDU and Ctrl-Z the host writes
+        next arrive in command mode, are echoed, and the line answers ERROR. Nothing is sent.
+        """
+        order = BannerOrder(banners)
+        with self._modem.lock:
+            self._prompt_resets.append(order)
+
+    def take_reset_in_prompt(self) -> BannerOrder | None:
+        return self._prompt_resets.pop(0) if self._prompt_resets else None
+
+    def reset_after_send(self, count: int = 1) -> None:
+        """The next ``count`` sends reach the network, then the modem resets before ``+CMGS``.
+
+        The counterpart of ``reset_in_prompt``: here the SMS really went out, so a driver that
+        requeues on every reboot would send it twice.
+        """
+        with self._modem.lock:
+            self._send_resets += int(count)
+
+    def take_reset_after_send(self) -> bool:
+        if self._send_resets:
+            self._send_resets -= 1
+            return True
+        return False
+
+    def stuck_in_prompt(self, length: int = 20) -> None:
+        """Leave the modem at the ``> `` prompt of ``AT+CMGS=<length>``, as a host that crashed
+        between the command and Ctrl-Z leaves it (issue 9 item 3): what comes next is PDU body."""
+        from gateway.emulator.result import Prompt
+        if not 1 <= int(length) <= 255:
+            raise ValueError("length must be within 1..255")
+        m = self._modem
+        with m.lock:
+            m.enter_prompt(Prompt("pdu", length=int(length)))
 
     def deregister(self) -> None:
         """The network is lost: +CREG: 0 (if enabled), sends fail with CMS 331, no signal."""
@@ -154,6 +208,14 @@ class FaultPlan:
                 self.cms_errors(*(numbers or [500]))
             else:
                 self.in_doubt(*numbers)
+        elif kind == "reset_in_prompt":
+            if len(args) > 1:
+                raise ValueError("reset_in_prompt takes at most one argument: before | after")
+            self.reset_in_prompt(args[0] if args else BannerOrder.AFTER)
+        elif kind in ("reset_after_send", "stuck_in_prompt"):
+            if len(args) > 1:
+                raise ValueError(f"{kind} takes at most one number")
+            getattr(self, kind)(*(int(a) for a in args))
         elif kind == "urc":
             if not args:
                 raise ValueError("urc needs the line to send")

@@ -97,6 +97,9 @@ class EmulatedModem(UartMixin):
         self.cusd_n = 0
         self.cfun_deregistered = False
         self._pwrkey_down: float | None = None
+        self.pwrkey_presses: list[float] = []
+        """Clock times of every PWRKEY press: tests assert a live modem was never pressed."""
+        self._held_boot: list[Callable[[], None]] = []
         self._off_at = float("-inf")
         self._sink: Callable[[bytes], None] | None = None
         self._line = bytearray()
@@ -136,6 +139,7 @@ class EmulatedModem(UartMixin):
         with self.lock:
             now = self.clock.monotonic()
             if pressed:
+                self.pwrkey_presses.append(now)
                 too_soon = (self.power is PowerState.OFF
                             and now - self._off_at < self.timing.pwrkey_restart_gap)
                 self._pwrkey_down = None if too_soon else now
@@ -212,7 +216,13 @@ class EmulatedModem(UartMixin):
             del _MODEMS[self.name]
 
     # ----------------------------------------------------------------------------- power FSM
-    def power_on(self) -> None:
+    def power_on(self, hold_banners: bool = False) -> None:
+        """Boot: banners and readiness at the profile's fractions of the boot time.
+
+        ``hold_banners`` (a reset inside the prompt, banners after the echo) brings the UART up
+        at once and holds the rest of the boot until the host ends a line (CR or Ctrl-Z), or
+        the profile's boot time passed: the host's next bytes are echoed before ``RDY``.
+        """
         self.epoch += 1
         epoch = self.epoch
         self.power = PowerState.BOOTING
@@ -232,12 +242,25 @@ class EmulatedModem(UartMixin):
             steps.append((fraction, lambda b=banner: self._boot_banner(b)))
         steps.append((1.0, self._boot_done))
         steps.sort(key=lambda s: s[0])
+        self._held_boot = []
+        if hold_banners and self.synced:   # autobaud: nothing to echo before "AT" anyway
+            self._uart_ready()
+            self._held_boot = [step for _fraction, step in steps]
+            self.at(p.boot_time, self.release_boot, epoch)
+            self.notify()
+            return
         for fraction, step in steps:
             if boot <= 0:
                 step()
             else:
                 self.at(boot * fraction, step, epoch)
         self.notify()
+
+    def release_boot(self) -> None:
+        """Finish a boot ``power_on(hold_banners=True)`` held back (no-op when none is held)."""
+        held, self._held_boot = self._held_boot, []
+        for step in held:
+            step()
 
     def power_off(self, urc: str | None) -> None:
         if urc and self.power is not PowerState.OFF:
@@ -249,10 +272,10 @@ class EmulatedModem(UartMixin):
         self.update_registration()
         self.notify()
 
-    def reset(self) -> None:
+    def reset(self, hold_banners: bool = False) -> None:
         """Spontaneous reset / AT+CFUN=1,1: settings lost, banners again."""
         self.power_off(urc=None)
-        self.power_on()
+        self.power_on(hold_banners)
 
     def _initial_sim_state(self) -> SimState:
         if not self.sim_present:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from gateway.clock import Clock
 from gateway.emulator import commands_sms
 from gateway.emulator.atparse import Command, ParseError, parse_line, strip_prefix
+from gateway.emulator.faults import BannerOrder, FaultPlan
 from gateway.emulator.result import Prompt, Result
 from gateway.emulator.state import PowerState, Settings
 from gateway.emulator.timing import Timing
@@ -35,6 +36,8 @@ class UartMixin:
     urc_buffer: list[str]
     lines_received: int
     _prompt: Prompt | None
+    faults: FaultPlan
+    name: str
     _handlers: dict[str, Callable[..., Result]]
 
     # ----------------------------------------------------------------------------- output
@@ -115,8 +118,20 @@ class UartMixin:
             return
         if byte == 0x0D:
             self._echo(b"\r")
+            self.release_boot()
             line, self._line = bytes(self._line), bytearray()
             self._run_line(line)
+        elif byte == CTRL_Z:
+            # A PDU typed after the prompt was lost (a reset in between): Ctrl-Z ends the line,
+            # and a line that is no command answers ERROR (inferred, docs/emulator.md).
+            self._echo(bytes([byte]))
+            self.release_boot()
+            line, self._line = bytes(self._line), bytearray()
+            if line and strip_prefix(line.decode("latin-1").strip()) is None:
+                self.busy = True
+                self._complete([], self.error())
+            else:
+                self._run_line(line)
         elif byte == BACKSPACE:
             self._echo(bytes([byte]))
             self._line = self._line[:-1]
@@ -215,7 +230,17 @@ class UartMixin:
         self._prompt = prompt
         self.write(b"\r\n> ")
         self.busy = False
+        order = self.faults.take_reset_in_prompt()
+        if order is not None:
+            log.info("%s: fault: reset inside the prompt (banners %s the PDU)", self.name,
+                     order.value)
+            self.reset(hold_banners=order is BannerOrder.AFTER)
+            return
         self._drain_queue()
+
+    def enter_prompt(self, prompt: Prompt) -> None:
+        """Sit at the ``> `` prompt a predecessor's ``AT+CMGS`` opened: the next bytes are PDU."""
+        self._prompt, self._pdu, self.busy = prompt, bytearray(), False
 
     def _drain_queue(self) -> None:
         queued, self._queued = bytes(self._queued), bytearray()

@@ -23,7 +23,7 @@ from gateway.lifecycle import (
     PartState,
     ReportCandidate,
 )
-from gateway.store.models import Message, Part, PendingReport
+from gateway.store.models import Tables
 from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob, message_record
 from gateway.store.writer import Writer
 
@@ -41,21 +41,12 @@ _INSERT_PART = (
 )
 
 
-class _LegacyTables:  # replaced by the per-store binding (store branch)
-    Message = Message
-    Part = Part
-    PendingReport = PendingReport
-
-
 class OutboundStore:
     """Mixed into ``Store``; every method is one read or one writer job."""
 
     writer: Writer
     db: pw.SqliteDatabase
-
-    @property
-    def tables(self) -> type[_LegacyTables]:
-        return _LegacyTables
+    tables: Tables
 
     # ---- accepting ----
 

@@ -198,3 +198,113 @@ def test_cmgs_jitter_stays_within_bounds(make_modem: Callable[..., EmulatedModem
     assert term.quiet() == b""
     clock.advance(6.02)
     assert term.read_until(RESULT) == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
+
+
+# --- issue 9 item 1: a brown-out inside the prompt, or right after Ctrl-Z ----------------------
+
+SIM800_BANNERS = (b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n"
+                  b"\r\nSMS Ready\r\n")
+SIM7600_BANNERS = b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"
+
+
+@pytest.mark.parametrize(("profile", "banners"), [("sim800", SIM800_BANNERS),
+                                                  ("sim7600", SIM7600_BANNERS)])
+def test_reset_in_prompt_echoes_the_pdu_before_the_banners(
+        make_modem: Callable[..., EmulatedModem], make_term: Callable[..., Term], profile: str,
+        banners: bytes) -> None:
+    """The field capture: factory ATE1 echoes the PDU and Ctrl-Z, then RDY..., then ERROR."""
+    term = make_term(make_modem(profile, ipr=115200))
+    term.modem.faults.reset_in_prompt("after")
+    (part,) = encode_text("+15550100", "lost?", SubmitOptions(status_report=False))
+    assert term.at(f"AT+CMGS={part.tpdu_length}") == b"\r\n> "
+    assert term.quiet() == b""                      # nothing before the host writes
+    term.write(part.pdu + "\x1a")
+    assert term.read_until(b"ERROR\r\n") == (part.pdu.encode() + b"\x1a" + banners
+                                              + b"\r\nERROR\r\n")
+    assert term.modem.sent == []
+    assert term.at("AT") == b"AT\r\r\nOK\r\n"      # factory settings: echo is on again
+
+
+def test_reset_in_prompt_banners_before_the_pdu(make_modem: Callable[..., EmulatedModem],
+                                                make_term: Callable[..., Term]) -> None:
+    term = make_term(make_modem("sim800", ipr=115200))
+    term.modem.faults.apply("reset_in_prompt", ["before"])
+    (part,) = encode_text("+15550100", "lost?", SubmitOptions(status_report=False))
+    assert term.at(f"AT+CMGS={part.tpdu_length}") == b"\r\n> "
+    assert term.read_until(b"SMS Ready\r\n") == SIM800_BANNERS
+    term.write(part.pdu + "\x1a")
+    assert term.read_until(b"ERROR\r\n") == part.pdu.encode() + b"\x1a\r\nERROR\r\n"
+    assert term.modem.sent == []
+
+
+def test_reset_in_prompt_with_autobaud_says_nothing(sim800: Term) -> None:
+    """SIM800 at IPR=0: after the reset nothing is understood or sent until a new "AT"."""
+    sim800.modem.faults.reset_in_prompt()
+    (part,) = encode_text("+15550100", "lost?", SubmitOptions(status_report=False))
+    assert sim800.at(f"AT+CMGS={part.tpdu_length}") == b"\r\n> "
+    sim800.write(part.pdu + "\x1a")
+    assert sim800.quiet() == b""
+    assert sim800.modem.sent == []
+    sim800.write("AT")                               # trains the rate again (echoed)
+    assert sim800.at("") == b"AT\r\r\nOK\r\n"
+
+
+def test_reset_in_prompt_holds_the_banners_at_most_the_boot_time(
+        make_modem: Callable[..., EmulatedModem], make_term: Callable[..., Term]) -> None:
+    clock = ManualClock()
+    term = make_term(make_modem("sim7600", clock=clock))
+    term.modem.faults.reset_in_prompt()
+    assert term.at("AT+CMGS=20") == b"\r\n> "
+    assert term.modem.power_state == "booting"
+    clock.advance(20.0)                             # the SIM7600's boot time; no host line
+    assert term.read_until(b"PB DONE\r\n") == SIM7600_BANNERS
+    assert term.modem.wait_until(lambda: term.modem.power_state == "ready", 3)
+
+
+def test_reset_after_send_really_sends(make_modem: Callable[..., EmulatedModem],
+                                       make_term: Callable[..., Term]) -> None:
+    term = make_term(make_modem("sim800", ipr=115200))
+    term.modem.faults.apply("reset_after_send", [])
+    start_send(term, "went out")
+    assert term.read_until(b"SMS Ready\r\n") == SIM800_BANNERS   # no +CMGS before them
+    assert [s.text for s in term.modem.sent] == ["went out"]
+    assert term.at("ATE0") == b"ATE0\r\r\nOK\r\n"
+    start_send(term)                                 # the fault was used up
+    assert term.read_until(RESULT).endswith(b"\r\n+CMGS: 1\r\n\r\nOK\r\n")
+
+
+def test_ctrl_z_in_command_mode_ends_a_command_line(sim800: Term) -> None:
+    sim800.write("AT+CSQ\x1a")
+    assert sim800.read_until(RESULT) == b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
+
+
+# --- issue 9 item 3: left in the prompt by a crashed host ---------------------------------------
+
+def test_prompt_survives_the_host_closing_the_port(make_modem: Callable[..., EmulatedModem],
+                                                   make_term: Callable[..., Term]) -> None:
+    modem = make_modem("sim800")
+    crashed = make_term(modem)
+    assert crashed.at("AT+CMGS=20") == b"\r\n> "
+    crashed.close()                                  # kill -9 between AT+CMGS and Ctrl-Z
+    successor = make_term(modem, sync=False)
+    successor.write("AT\r")
+    assert successor.quiet() == b""                 # swallowed as PDU body (echo is off)
+    successor.write("\x1b")                          # ESC leaves the prompt
+    assert successor.read_until(RESULT) == b"\r\nOK\r\n"
+    assert successor.at("AT") == b"\r\nOK\r\n"
+    assert modem.sent == []
+
+
+def test_stuck_in_prompt_fault_and_pwrkey_presses_recorded(
+        make_modem: Callable[..., EmulatedModem], make_term: Callable[..., Term]) -> None:
+    modem = make_modem("sim800")
+    term = make_term(modem)
+    modem.faults.apply("stuck_in_prompt", ["20"])
+    term.write("AT\r")
+    assert term.quiet() == b""
+    term.write("\x1a")                               # "AT" is no PDU of length 20
+    assert term.read_until(RESULT) == b"\r\n+CMS ERROR: 304\r\n"
+    assert modem.pwrkey_presses == []
+    modem.pwrkey(True)
+    modem.pwrkey(False)
+    assert len(modem.pwrkey_presses) == 1 and modem.power_state == "off"

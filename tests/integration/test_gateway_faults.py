@@ -54,12 +54,19 @@ class Stack:
         return [s for s in self.emu.sent if s.destination.lstrip("+") == number]
 
 
-def build_stack(tmp_path: Path, **sending: Any) -> Iterator[Stack]:
-    """The gateway as ``simgate run`` assembles it (gateway.runtime), on an in-process emulator."""
-    net = VirtualNetwork()
-    emu = EmulatedModem(profile="sim800", msisdn="+447700900001", network=net, timing=Timing.fast(), name=f"faults{next(_names)}")
-    modem = ModemConfig(port=emu.url, msisdn="+447700900001", send_timeout=1.0, prompt_timeout=1.0, command_timeout=1.0,
-                        registration_poll=0.1, health_interval=0.2, retry_interval=0.5)
+def build_stack(tmp_path: Path, *, emu: EmulatedModem | None = None, modem_config: dict[str, Any] | None = None,
+                **sending: Any) -> Iterator[Stack]:
+    """The gateway as ``simgate run`` assembles it (gateway.runtime), on an in-process emulator.
+
+    ``emu``: a prepared emulated modem (its own network, profile, state) instead of a fresh SIM800;
+    ``modem_config``: ``modem.*`` keys over the test defaults (e.g. profile, csms)."""
+    if emu is None:
+        emu = EmulatedModem(profile="sim800", msisdn="+447700900001", network=VirtualNetwork(), timing=Timing.fast(),
+                            name=f"faults{next(_names)}")
+    net = emu.network
+    modem = ModemConfig(**{**dict(port=emu.url, msisdn="+447700900001", send_timeout=1.0, prompt_timeout=1.0,
+                                  command_timeout=1.0, registration_poll=0.1, health_interval=0.2, retry_interval=0.5),
+                           **(modem_config or {})})
     config = Config(state_dir=str(tmp_path), modem=modem,
                     sending=replace(SendingConfig(), retry_base=0.05, retry_max=0.2, **sending))
     runtime = assemble(config, pin_factory=emulator_pins(emu, load_profile(config.modem.profile)), hasher=CHEAP_HASHER)
