@@ -245,3 +245,19 @@ def test_number_suffix() -> None:
 def test_pending_lapsed() -> None:
     assert lc.pending_lapsed(NOW - REPORT_WINDOW - 1, NOW)
     assert not lc.pending_lapsed(NOW - 60, NOW)
+
+
+@pytest.mark.parametrize(
+    "group, states",
+    [
+        ("ACCEPTED", set()),  # only the send answer shows it
+        ("PENDING", {MessageState.ACCEPTED, MessageState.SENDING, MessageState.SENT}),
+        ("DELIVERED", {MessageState.DELIVERED, MessageState.SENT_NO_REPORT}),
+        ("UNDELIVERABLE", {MessageState.UNDELIVERABLE}),
+        ("EXPIRED", {MessageState.EXPIRED}),
+        ("REJECTED", {MessageState.REJECTED}),
+    ],
+)
+def test_states_in_group(group: str, states: set[MessageState]) -> None:
+    """The generalStatus filter of the logs: exact, since no Outcome leaves its state's group."""
+    assert set(lc.states_in_group(group)) == states
