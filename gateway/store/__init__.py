@@ -19,8 +19,9 @@ import peewee as pw
 from gateway.errors import StoreError, ValidationError
 from gateway.store.files import FileWatch, prepare_private
 from gateway.store.inbound import InboundStore
+from gateway.lifecycle import REPORT_WINDOW
 from gateway.store.models import MIGRATIONS, SCHEMA_VERSION, Tables, bind_tables
-from gateway.store.outbound import FINAL_STATES, REPORT_WINDOW, OutboundStore
+from gateway.store.outbound import FINAL_STATES, OutboundStore
 from gateway.store.records import (
     AccountRecord,
     InboundRecord,

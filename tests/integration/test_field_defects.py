@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from tests.integration.conftest import wait_for
 from tests.integration.test_gateway_faults import Stack, build_stack
 

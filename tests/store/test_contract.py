@@ -10,7 +10,8 @@ from typing import Callable
 import pytest
 
 from gateway.errors import DuplicateMessageIdError, ValidationError
-from gateway.statuses import MessageState
+from gateway import lifecycle
+from gateway.lifecycle import InDoubtPolicy, MessageState
 from gateway.store import LogFilter
 from gateway.store.protocol import Storage
 from tests.store.messages import new_message as _msg
@@ -80,7 +81,7 @@ def test_expiry_and_permanent_failure(store: Storage, account: int) -> None:
     assert store.expire_due(1600.0) == ["late"]
     assert store.message(account, "late").status_name == "EXPIRED_EXPIRED"
     job = store.claim_next_part(1600.0)
-    store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, "UNDELIVERABLE_REJECTED_OPERATOR", 1, 1601.0, "CMS 1")
+    store.fail_message(job.message_pk, lifecycle.refused(permanent=True, error_id=1), 1601.0, "CMS 1")
     rec = store.message(account, "bad")
     assert (rec.state, rec.error_id) == (MessageState.UNDELIVERABLE, 1)
     assert {r.message_id for r in store.take_reports(account, bulk_id=None, message_id=None, limit=5)} == {"late", "bad"}
@@ -105,7 +106,7 @@ def test_in_doubt_parts_after_a_crash(reopen: Callable[[], Storage], resend: boo
     s.close()
     s = reopen()
     try:
-        assert s.recover_in_doubt(1010.0, resend=resend) == [("m", 1)]
+        assert s.recover_in_doubt(1010.0, InDoubtPolicy.RESEND if resend else InDoubtPolicy.ASSUME_SENT) == [("m", 1)]
         if resend:
             assert s.claim_next_part(1010.0).attempts == 2
         else:

@@ -11,7 +11,7 @@ import pytest
 from gateway.clock import ManualClock
 from gateway.errors import StoreError
 from gateway.reports import ReportMatcher
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import SCHEMA_VERSION, Store
 from gateway.store.protocol import Storage
 
