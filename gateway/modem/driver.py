@@ -17,7 +17,7 @@ import serial
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.errors import (AtTimeoutError, CmsError, ModemUnavailableError, SendInDoubtError)
 from gateway.modem.at import AtChannel, Urc, UrcKind
-from gateway.modem.errors import CmsPolicy, ModemRebootedError, classify_cms
+from gateway.modem.errors import CmsPolicy, ModemRebootedError, SendNotSentError, classify_cms
 from gateway.modem.health import (EventKind, HealthTracker, ModemEvent, ModemHealth, ModemState,
                                   Registration, SimState)
 from gateway.modem.power import PowerSwitch
@@ -169,6 +169,14 @@ class Modem:
             if not isinstance(exc.__cause__, ModemRebootedError):  # a reboot has its own URC
                 self.tracker.count(timeouts=1)
                 self._supervisor.post("timeout", str(exc))
+            raise
+        except SendNotSentError as exc:
+            # Certainly not sent: the caller requeues without counting an attempt; the
+            # supervisor checks the modem (banners already reached it as URCs, an echo alone
+            # is found by the poll) and re-initialises it.
+            self.tracker.count(not_sent=1)
+            self.emit(EventKind.NOT_SENT, f"{exc.reason.value}: {exc}")
+            self._supervisor.post("poll", str(exc))
             raise
         except AtTimeoutError as exc:
             self.tracker.count(timeouts=1)

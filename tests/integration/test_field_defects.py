@@ -38,8 +38,6 @@ def sent_once(stack: Stack, number: str, timeout: float = 5) -> None:
 
 # --- item 1: a reboot between the "> " prompt and Ctrl-Z ---------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 1: a boot banner or the echo of its own PDU in command "
-                   "mode after the prompt means not sent: the driver must requeue, not assume sent")
 @pytest.mark.parametrize("profile, banners", [("sim800", "after"), ("sim800", "before"), ("sim7600", "after")])
 def test_reset_inside_the_prompt_loses_no_message(tmp_path: Path, profile: str, banners: str) -> None:
     emu = make_emu(profile, ipr=115200)   # a fixed rate: the rebooted SIM800 says RDY and echoes
