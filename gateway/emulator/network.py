@@ -70,7 +70,7 @@ class ReportRecord:
     outcome: str
     time: datetime
     pdu: str
-    routed: str = ""   # "+CDS", "SR:<index>" or "dropped" (CNMI ds=0)
+    routed: str = ""   # "+CDS", "SR:<index>", "dropped" (CNMI ds=0) or "unacknowledged" (ds=0, CSMS=1)
 
 
 @dataclass(frozen=True)
