@@ -16,6 +16,7 @@ import pytest
 
 from gateway.clock import Clock, ManualClock
 from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
+from gateway.runtime import open_serial
 from gateway.statuses import MessageState
 from tests.integration.conftest import wait_for
 from tests.integration.test_gateway_faults import Stack, build_stack
@@ -137,3 +138,21 @@ def test_reports_lost_across_restarts_without_storage_or_redelivery(
     """SIM800 with CSMS 0: a +CDS nobody reads is gone (the figure docs/modem.md quotes)."""
     lost = reports_lost_across_a_restart(tmp_path, make_emu, "sim800", {"csms": 0})
     assert 0 <= lost <= REPORTS
+
+
+# --- item 3: a modem left in the "> " prompt by a crashed predecessor ---------------------------
+
+@pytest.mark.xfail(strict=True, reason="issue 9 item 3: write ESC before the first probe, and never press PWRKEY "
+                   "on a modem that shows any sign of life")
+def test_modem_left_in_the_prompt_is_ready_quickly_without_pwrkey(
+        tmp_path: Path, make_emu: Callable[..., EmulatedModem]) -> None:
+    emu = make_emu("sim800")
+    predecessor = open_serial(emu.url, timeout=0.1)
+    predecessor.write(b"AT\rATE0\rAT+CMGS=20\r")
+    assert emu.wait_until(lambda: emu.in_prompt, 3)
+    predecessor.close()                               # kill -9 between AT+CMGS and Ctrl-Z
+    for stack in build_stack(tmp_path, emu=emu, ready_timeout=5):
+        assert emu.pwrkey_presses == []
+        stack.send("41790000301", "after the crash")
+        sent_once(stack, "41790000301")
+    assert emu.pwrkey_presses == []
