@@ -8,6 +8,7 @@ the marker names what the driver must do, and goes when the fix lands.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,48 @@ def test_modem_left_in_the_prompt_is_ready_quickly_without_pwrkey(
         stack.send("41790000301", "after the crash")
         sent_once(stack, "41790000301")
     assert emu.pwrkey_presses == []
+
+
+# --- item 5: inbound duplicates -----------------------------------------------------------------
+
+def sim_empty(emu: EmulatedModem) -> bool:
+    return not any(emu.storage.all_messages().values())
+
+
+def inbox_after_the_reassembly_timeout(stack: Stack) -> list[Any]:
+    """Every stored inbound message once incomplete groups were flushed: the reassembly time-out
+    (an hour by default) is taken as passed, and housekeeping runs its round."""
+    stack.runtime.inbound.config = replace(stack.runtime.inbound.config, reassembly_timeout=0.0)
+    stack.runtime.housekeeping.run_once()
+    return stack.gateway.inbox(stack.account)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 item 5: deduplicate inbound parts within a window "
+                   "(originator, SCTS, reference, part): a part redelivered after assembly starts no new group")
+def test_part_redelivered_after_assembly_is_stored_once(tmp_path: Path) -> None:
+    for stack in build_stack(tmp_path):
+        text = "a long message, " * 12
+        stack.emu.inject_sms("+41791234567", text)
+        [first] = wait_for(lambda: stack.store.inbound_logs(), 10, "the assembled message")
+        wait_for(lambda: sim_empty(stack.emu), 10, "the SIM emptied")
+        stack.emu.faults.redeliver(1)
+        wait_for(lambda: len(stack.emu.received) == 3, 10, "the redelivered part")
+        wait_for(lambda: sim_empty(stack.emu), 10, "the redelivered part taken off the SIM")
+        inbox = inbox_after_the_reassembly_timeout(stack)
+        assert [(m.message_id, m.text) for m in inbox] == [(first.message_id, text)]
+        assert len(stack.store.inbound_logs()) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 item 5: an identical single SMS (originator, SCTS, text) "
+                   "delivered twice is stored and returned once")
+def test_identical_single_sms_delivered_twice_is_stored_once(tmp_path: Path) -> None:
+    for stack in build_stack(tmp_path):
+        stack.emu.inject_sms("+41791234567", "only once, please")
+        wait_for(lambda: stack.store.inbound_logs(), 10, "the message")
+        wait_for(lambda: sim_empty(stack.emu), 10, "the SIM emptied")
+        stack.emu.faults.redeliver()
+        wait_for(lambda: len(stack.emu.received) == 2, 10, "the redelivery")
+        wait_for(lambda: sim_empty(stack.emu), 10, "the redelivery taken off the SIM")
+        inbox = inbox_after_the_reassembly_timeout(stack)
+        assert [m.text for m in inbox] == ["only once, please"]
+        assert len(stack.store.inbound_logs()) == 1
