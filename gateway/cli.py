@@ -28,6 +28,10 @@ from gateway.store import Store
 
 log = logging.getLogger("gateway.cli")
 
+# Issue 10 item 14: one tenant read a PIN texted for another. Said wherever an account is made.
+SHARED_INBOX_NOTE = ("note: received SMS are shared by every account: any account can read every "
+                     "message sent to the SIM (inbound messages are not routed to accounts yet)")
+
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
@@ -121,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _open_gateway(args: argparse.Namespace) -> Gateway:
     """The service on the configured database, without modem or HTTP: for admin commands."""
     config = _config(args)
-    return Gateway(Store(config.database_path), config, hasher=args.hasher)
+    return Gateway(Store.open(config.database_path), config, hasher=args.hasher)
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -190,6 +194,7 @@ def cmd_user(args: argparse.Namespace) -> int:
         if args.action == "add":
             _acc, password = accounts.create(args.name, args.password)
             print(f"account {args.name} created" + ("" if args.password else f"; password: {password}"))
+            print(SHARED_INBOX_NOTE)
         elif args.action == "list":
             for name in accounts.names():
                 print(name)

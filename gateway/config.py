@@ -28,6 +28,12 @@ class HttpConfig:
     threads: int = 16
     # Seconds a user name is locked after a failed login; doubles per failure in a row (max 30 s).
     auth_failure_delay: float = 0.2
+    # Seconds an open connection without a request in progress is kept (waitress's default: 120).
+    channel_timeout: float = 30.0
+    # Open connections at most; when full, the one idle the longest is closed to admit a new one.
+    connection_limit: int = 100
+    # Seconds between sweeps that close connections idle past channel_timeout.
+    cleanup_interval: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,12 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    # Phone numbers in log lines in full; false masks them (+4479****12).
+    numbers: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -136,6 +148,7 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def database_path(self) -> Path:
@@ -144,6 +157,12 @@ class Config:
     def validate(self) -> Config:
         if not 0 < self.http.port < 65536:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
+        if self.http.threads < 1:
+            raise ConfigError("http.threads must be at least 1")
+        if self.http.connection_limit < 2:
+            raise ConfigError("http.connection_limit must be at least 2")
+        if not (self.http.channel_timeout > 0 and self.http.cleanup_interval > 0):
+            raise ConfigError("http.channel_timeout and http.cleanup_interval must be positive")
         if self.sending.in_doubt not in ("assume_sent", "resend"):
             raise ConfigError("sending.in_doubt must be 'assume_sent' or 'resend'")
         if not 1 <= self.sending.max_parts <= 255:

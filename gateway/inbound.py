@@ -13,8 +13,10 @@ from typing import Sequence
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import InboundConfig
 from gateway.errors import PduError
+from gateway.logsafe import NumberPolicy
 from gateway.sms import Deliver, decode_pdu, reassemble_text
-from gateway.store import InboundRecord, Store, StoredInboundPart
+from gateway.store import InboundRecord, StoredInboundPart
+from gateway.store.protocol import InboundStorage
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,10 @@ def split_keyword(text: str | None, keywords: Sequence[str]) -> tuple[str | None
 
 
 class InboundHandler:
-    def __init__(self, store: Store, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: InboundStorage, config: InboundConfig, *, receiver: str = "", clock: Clock = SYSTEM_CLOCK,
+                 numbers: NumberPolicy = NumberPolicy()) -> None:
         self.store = store
+        self._number = numbers  # senders in log lines (log.numbers)
         self.config = config
         self.receiver = receiver.lstrip("+")
         self.clock = clock
@@ -60,7 +64,7 @@ class InboundHandler:
         c = sms.concat
         now = self.clock.now().timestamp()
         parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now, pdu)
-        log.info("inbound part %d/%d (ref %d) from %s", c.seq, c.total, c.ref, sender)
+        log.info("inbound part %d/%d (ref %d) from %s", c.seq, c.total, c.ref, self._number(sender))
         if len(parts) < c.total:
             return None
         return self._assemble((sender, c.ref, c.ref_bits, c.total), parts, complete=True)
@@ -72,7 +76,7 @@ class InboundHandler:
         for group in self.store.stale_inbound_groups(cutoff):
             parts = self.store.inbound_group_parts(group)
             if parts:
-                log.warning("inbound message from %s (ref %d) incomplete: %d of %d parts", group[0], group[1], len(parts), group[3])
+                log.warning("inbound message from %s (ref %d) incomplete: %d of %d parts", self._number(group[0]), group[1], len(parts), group[3])
                 done.append(self._assemble(group, parts, complete=False))
         return done
 
@@ -115,7 +119,7 @@ class InboundHandler:
             received_at=self.clock.now().timestamp(),
             consumed_parts=consumed,
         )
-        log.info("inbound message %s from %s stored (%d parts%s)", rec.message_id, sender, parts, "" if complete else ", incomplete")
+        log.info("inbound message %s from %s stored (%d parts%s)", rec.message_id, self._number(sender), parts, "" if complete else ", incomplete")
         return rec
 
 

@@ -12,6 +12,7 @@ import logging
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.sms import StatusReport, decode_pdu
 from gateway.errors import PduError
+from gateway.logsafe import shown
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,17 @@ class ReportMatcher:
         try:
             report = decode_pdu(pdu)
         except PduError as exc:
-            log.error("undecodable status report %s: %s", pdu, exc)
+            self._keep_raw(pdu, f"undecodable: {exc}")
             return
         if not isinstance(report, StatusReport):
-            log.error("expected a status report, got %s", type(report).__name__)
+            self._keep_raw(pdu, f"not a status report: {type(report).__name__}")
             return
         self.apply(report)
+
+    def _keep_raw(self, pdu: str, reason: str) -> None:
+        """Kept as a raw row before the driver deletes it from the SIM: dropping it lost it."""
+        raw = self.store.add_raw_report(pdu, reason, self.clock.now().timestamp())
+        log.error("status report kept as raw report %d (%s): %s", raw.pk, shown(reason), shown(pdu))
 
     def apply(self, report: StatusReport) -> None:
         now = self.clock.now().timestamp()

@@ -19,11 +19,12 @@ import os
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import serial
 
 from gateway.accounts import Account
+from gateway.api.server import ServerOptions
 from gateway.auth import DEFAULT_HASHER, PasswordHasher
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
@@ -32,6 +33,7 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.events import StoreListener
 from gateway.health import status_line
 from gateway.inbound import InboundHandler
+from gateway.logsafe import NumberPolicy
 from gateway.modem.driver import Modem, ModemSettings
 from gateway.modem.health import ModemState
 from gateway.modem.power import GpioPowerKey
@@ -214,9 +216,12 @@ class Runtime:
         self.power_off_on_stop = config.modem.power_off_on_stop
         self.log_level = config.log_level
         self.state_dir = Path(config.state_dir)
-        self.server_options: Mapping[str, Any] = {
-            "host": config.http.host, "port": config.http.port, "threads": config.http.threads,
-        }
+        self.server_options = ServerOptions(
+            host=config.http.host, port=config.http.port, threads=config.http.threads,
+            channel_timeout=config.http.channel_timeout,
+            connection_limit=config.http.connection_limit,
+            cleanup_interval=config.http.cleanup_interval,
+        )
         self._started: list[tuple[str, Callable[[], None]]] = []
         self._stopped = False
         self._emulator_started = False
@@ -307,19 +312,12 @@ class Runtime:
 
         return build_app(self.gateway)
 
-    def create_server(self) -> Any:
-        """The waitress server for ``http.*``, bound (listening) when this returns."""
-        import waitress
+    def create_server(self, **extra: Any) -> Any:
+        """The waitress server for ``http.*``, bound (listening) when this returns; its own
+        refusals in the dialects' error shapes (``gateway.api.server``)."""
+        from gateway.api.server import create_server
 
-        from gateway.api.parsing import MAX_BODY_BYTES
-
-        return waitress.create_server(
-            self.wsgi_app(),
-            **self.server_options,
-            # Refuse oversized bodies at the socket instead of spooling up to waitress's 1 GiB default.
-            max_request_body_size=MAX_BODY_BYTES + 64 * 1024,
-            ident="simgate",
-        )
+        return create_server(self.wsgi_app(), self.server_options, **extra)
 
     # -- the demo account --
 
@@ -347,7 +345,7 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     profile = modem_profile(config)
-    store = Store(config.database_path, group_commit_max=config.database.group_commit_max)
+    store = Store.open(config.database_path, group_commit_max=config.database.group_commit_max)
     built: list[Callable[[], None]] = [store.close]
     try:
         emulator = None
@@ -379,7 +377,8 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
                 ) from None
             built.append(power.close)
 
-        inbound = InboundHandler(store, config.inbound, receiver=receiver, clock=clock)
+        inbound = InboundHandler(store, config.inbound, receiver=receiver, clock=clock,
+                                 numbers=NumberPolicy(config.log.numbers))
         listener = StoreListener(store, inbound, ReportMatcher(store, clock=clock), clock=clock)
         modem = Modem(port, profile, listener, settings=modem_settings(config), power=power, clock=clock,
                       serial_factory=serial_factory)

@@ -31,6 +31,7 @@ from gateway.errors import (
 from gateway.health import Health, Readiness
 from gateway.health import readiness as health_readiness
 from gateway.health import report as health_report
+from gateway.logsafe import NumberPolicy
 from gateway.modem.health import ModemHealth
 from gateway.numbers import normalise_number
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
@@ -182,6 +183,7 @@ class Gateway:
         self.config = config
         self.clock = clock
         self._on_accepted = on_accepted
+        self._number = NumberPolicy(config.log.numbers)  # destinations in log lines
         self.modem = modem
         self._ref_lock = threading.Lock()
         self._next_ref = (store.last_concat_ref() + 1) % 65536
@@ -319,7 +321,7 @@ class Gateway:
         except DuplicateMessageIdError as exc:  # raced with a concurrent request
             raise ValidationError(f"messageId {exc.message_id!r} already exists", "messageId") from None
         for row in rows:
-            log.info("message %s accepted for %s (%d parts, %s)", row.message_id, row.destination, row.sms_count, row.state.value)
+            log.info("message %s accepted for %s (%d parts, %s)", row.message_id, self._number(row.destination), row.sms_count, row.state.value)
         if any(r.parts for r in rows):
             self._on_accepted()
         return Accepted(bulk_id, tuple(answers))

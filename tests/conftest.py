@@ -20,7 +20,7 @@ def shared_data() -> Path:
 def store(tmp_path: Path):
     from gateway.store import Store
 
-    s = Store(tmp_path / "simgate.db")
+    s = Store.open(tmp_path / "simgate.db")
     try:
         yield s
     finally:

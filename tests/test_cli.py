@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from gateway.cli import build_parser
+from gateway.cli import _announce_demo, build_parser
 from gateway.cli import main as cli_main
+from gateway.config import Config
+from gateway.runtime import DemoLogin
 from tests.hashing import CHEAP_HASHER
 
 
@@ -54,7 +58,7 @@ def test_passwd_has_the_same_password_policy_as_add(env: Path, capsys: pytest.Ca
     assert main(["user", "passwd", "alice", "--password", "x"]) == 2
     assert "8 characters" in capsys.readouterr().err
     config = load_config()
-    gw = Gateway(Store(config.database_path), config, hasher=CHEAP_HASHER)
+    gw = Gateway(Store.open(config.database_path), config, hasher=CHEAP_HASHER)
     try:
         assert gw.authenticate("alice", "alice-password") is not None  # unchanged
         assert gw.authenticate("alice", "x") is None
@@ -104,3 +108,54 @@ def test_every_command_is_documented() -> None:
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     missing = [name for name in sub.choices if f"simgate {name}" not in readme]
     assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_user_add_says_received_sms_are_shared_by_every_account(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10 item 14: one tenant read a PIN meant for another."""
+    assert main(["user", "add", "dave", "--password", "dave-password"]) == 0
+    out = capsys.readouterr().out
+    assert "received SMS are shared by every account" in out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "Received SMS are shared by every account" in readme
+
+
+class _Out(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@dataclass
+class _DemoRuntime:
+    """What ``_announce_demo`` reads of a Runtime: its config and the demo login."""
+
+    login: DemoLogin
+    config: Config = field(default_factory=Config)
+
+    def ensure_demo_account(self) -> DemoLogin:
+        return self.login
+
+
+@pytest.mark.parametrize(("tty", "demo", "printed"), [
+    (True, False, True), (False, False, False), (False, True, True),
+])
+def test_the_demo_password_is_printed_only_on_a_terminal_or_with_demo(
+        tmp_path: Path, tty: bool, demo: bool, printed: bool) -> None:
+    """Under systemd stdout is the journal, which more people read than the 0600 file."""
+    rt = _DemoRuntime(DemoLogin("demo", "s3cret-demo-pw", tmp_path / "demo-credentials"))
+    out = _Out(tty)
+    _announce_demo(rt, out, demo=demo)  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert ("s3cret-demo-pw" in text) is printed
+    assert str(tmp_path / "demo-credentials") in text
+
+
+def test_an_existing_demo_password_is_never_printed(tmp_path: Path) -> None:
+    rt = _DemoRuntime(DemoLogin("demo", None, tmp_path / "demo-credentials"))
+    out = _Out(True)
+    _announce_demo(rt, out, demo=True)  # type: ignore[arg-type]
+    assert "password in" in out.getvalue()

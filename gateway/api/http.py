@@ -289,6 +289,33 @@ def new_dialect_app(errors: ErrorRenderer,
     return app
 
 
+MOUNTS_KEY = "simgate.dialects"  # root.config: ((prefix, ApiPlugin), ...) of mounted dialects
+
+
 def mount_dialect(root: bottle.Bottle, prefix: str, app: bottle.Bottle) -> None:
-    """Mount ``app`` under ``prefix`` as a WSGI app, so it answers its own 404s and 405s."""
+    """Mount ``app`` under ``prefix`` as a WSGI app, so it answers its own 404s and 405s.
+
+    The prefix and the dialect's error shape are recorded on ``root`` so that answers the HTTP
+    server writes itself (a body over the cap, broken chunking: ``gateway.api.server``) have
+    the shape of the dialect the request was for.
+    """
     root.mount(prefix.rstrip("/") + "/", app.wsgi)
+    plugin = api_plugin(app)
+    if plugin is not None:
+        root.config[MOUNTS_KEY] = (*root.config.get(MOUNTS_KEY, ()),
+                                   (prefix.rstrip("/") + "/", plugin))
+
+
+def api_plugin(app: bottle.Bottle) -> ApiPlugin | None:
+    """The ``ApiPlugin`` ``new_dialect_app`` installed on ``app`` (None on a plain Bottle app)."""
+    return next((p for p in app.plugins if isinstance(p, ApiPlugin)), None)
+
+
+def error_shape_for(root: bottle.Bottle, path: str) -> ApiPlugin | None:
+    """The error shape of the dialect mounted at the longest prefix of ``path``, else the root's."""
+    best: tuple[int, ApiPlugin] | None = None
+    for prefix, plugin in root.config.get(MOUNTS_KEY, ()):
+        if (path.startswith(prefix) or path == prefix.rstrip("/")) and (
+                best is None or len(prefix) > best[0]):
+            best = (len(prefix), plugin)
+    return best[1] if best is not None else api_plugin(root)

@@ -70,6 +70,7 @@ class AtChannel:
         self._broken: Exception | None = None
         self._threads: list[threading.Thread] = []
         self.echoes = 0
+        self._received = 0                      # bytes framed so far: a sign of life
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -101,6 +102,16 @@ class AtChannel:
             self._port.close()
         except Exception:  # noqa: BLE001 - a port that fails to close is gone anyway
             log.debug("%s: closing the port failed", self._name, exc_info=True)
+
+    @property
+    def bytes_received(self) -> int:
+        """Every byte the modem sent since the port was opened (echo, URC, garbage alike).
+
+        Any byte is a sign of life: the recovery never presses PWRKEY to switch on a modem that
+        sent one, because the key toggles and would switch a running modem off.
+        """
+        with self._state_lock:
+            return self._received
 
     @property
     def broken(self) -> Exception | None:
@@ -274,6 +285,7 @@ class AtChannel:
         """Frame received bytes into lines (public for tests of the framer)."""
         log.debug("%s << %r", self._name, bytes(data))
         with self._state_lock:
+            self._received += len(data)
             self._buffer.extend(data)
             while True:
                 newline = self._buffer.find(b"\n")

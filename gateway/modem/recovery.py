@@ -48,6 +48,10 @@ class Recovery:
         settings = self.m.settings
         self.m.set_state(ModemState.STARTING)
         channel = self.s.channel()
+        # A predecessor killed between AT+CMGS=<n> and Ctrl-Z leaves the modem at the "> "
+        # prompt, where our "AT" would only become PDU body: ESC leaves the prompt (and is
+        # ignored in command mode).
+        channel.write_escape()
         if not probe(channel, settings.probe_attempts, settings.probe_timeout_s):
             # A modem still booting (a HAT that powers up by itself, a Pi that booted faster)
             # would be switched *off* by a press: give it its boot time before pressing.
@@ -56,6 +60,11 @@ class Recovery:
             if self.wait_boot():
                 if not self.s.initialise():
                     self.ladder("initialisation failed")
+                return
+            if self._shows_life():
+                # Bytes came back, so the modem is on: a "switch on" press would switch it
+                # off.  The ladder re-syncs, resets, and power-cycles only as its last step.
+                self.ladder("the modem sends bytes but does not answer AT")
                 return
             if self.m.power is None:
                 raise LadderExhausted("the modem does not answer AT and no PWRKEY pin is "
@@ -68,6 +77,11 @@ class Recovery:
                 return
         if not self.s.initialise():
             self.ladder("initialisation failed")
+
+    def _shows_life(self) -> bool:
+        """Any byte from the modem on the current port (echo, URC, boot banner, garbage)."""
+        channel = self.m.channel
+        return channel is not None and channel.bytes_received > 0
 
     def after_power_down(self) -> None:
         self.m.set_state(ModemState.POWERED_DOWN)

@@ -5,7 +5,7 @@ from typing import Iterable
 
 import peewee as pw
 
-from gateway.store.models import Inbound, InboundPart, InboundRead
+from gateway.store.models import Tables
 from gateway.store.records import InboundRecord, StoredInboundPart, inbound_record
 from gateway.store.writer import Writer
 
@@ -15,6 +15,7 @@ class InboundStore:
 
     writer: Writer
     db: pw.SqliteDatabase
+    tables: Tables
 
     # ---- inbound ----
 
@@ -35,13 +36,13 @@ class InboundStore:
     ) -> InboundRecord:
         def job() -> InboundRecord:
             for sender_, ref, bits, total in consumed_parts:
-                InboundPart.delete().where(
-                    (InboundPart.sender == sender_)
-                    & (InboundPart.ref == ref)
-                    & (InboundPart.ref_bits == bits)
-                    & (InboundPart.total == total)
+                self.tables.InboundPart.delete().where(
+                    (self.tables.InboundPart.sender == sender_)
+                    & (self.tables.InboundPart.ref == ref)
+                    & (self.tables.InboundPart.ref_bits == bits)
+                    & (self.tables.InboundPart.total == total)
                 ).execute()
-            row = Inbound.create(
+            row = self.tables.Inbound.create(
                 message_id=message_id,
                 sender=sender,
                 receiver=receiver,
@@ -64,7 +65,7 @@ class InboundStore:
         """Store one part (duplicates ignored) and return every part of that message so far."""
 
         def job() -> list[StoredInboundPart]:
-            InboundPart.insert(
+            self.tables.InboundPart.insert(
                 sender=sender, ref=ref, ref_bits=ref_bits, total=total, seq=seq, text=text, data=data, received_at=now,
                 pdu=pdu,
             ).on_conflict_ignore().execute()
@@ -73,12 +74,12 @@ class InboundStore:
         return self.writer.run(job)
 
     def _inbound_parts(self, sender: str, ref: int, ref_bits: int, total: int) -> list[StoredInboundPart]:
-        rows = InboundPart.select().where(
-            (InboundPart.sender == sender)
-            & (InboundPart.ref == ref)
-            & (InboundPart.ref_bits == ref_bits)
-            & (InboundPart.total == total)
-        ).order_by(InboundPart.seq)
+        rows = self.tables.InboundPart.select().where(
+            (self.tables.InboundPart.sender == sender)
+            & (self.tables.InboundPart.ref == ref)
+            & (self.tables.InboundPart.ref_bits == ref_bits)
+            & (self.tables.InboundPart.total == total)
+        ).order_by(self.tables.InboundPart.seq)
         return [
             StoredInboundPart(r.seq, r.text, bytes(r.data) if r.data is not None else None, r.received_at, r.pdu)
             for r in rows
@@ -86,9 +87,9 @@ class InboundStore:
 
     def stale_inbound_groups(self, older_than: float) -> list[tuple[str, int, int, int]]:
         rows = (
-            InboundPart.select(InboundPart.sender, InboundPart.ref, InboundPart.ref_bits, InboundPart.total)
-            .group_by(InboundPart.sender, InboundPart.ref, InboundPart.ref_bits, InboundPart.total)
-            .having(pw.fn.MIN(InboundPart.received_at) <= older_than)
+            self.tables.InboundPart.select(self.tables.InboundPart.sender, self.tables.InboundPart.ref, self.tables.InboundPart.ref_bits, self.tables.InboundPart.total)
+            .group_by(self.tables.InboundPart.sender, self.tables.InboundPart.ref, self.tables.InboundPart.ref_bits, self.tables.InboundPart.total)
+            .having(pw.fn.MIN(self.tables.InboundPart.received_at) <= older_than)
         )
         return [(r.sender, r.ref, r.ref_bits, r.total) for r in rows]
 
@@ -97,10 +98,10 @@ class InboundStore:
 
     def take_inbound(self, account_id: int, limit: int) -> list[InboundRecord]:
         def job() -> list[InboundRecord]:
-            seen = InboundRead.select(InboundRead.inbound).where(InboundRead.account == account_id)
-            rows = list(Inbound.select().where(Inbound.id.not_in(seen)).order_by(Inbound.received_at, Inbound.id).limit(limit))
+            seen = self.tables.InboundRead.select(self.tables.InboundRead.inbound).where(self.tables.InboundRead.account == account_id)
+            rows = list(self.tables.Inbound.select().where(self.tables.Inbound.id.not_in(seen)).order_by(self.tables.Inbound.received_at, self.tables.Inbound.id).limit(limit))
             if rows:
-                InboundRead.insert_many([dict(account=account_id, inbound=r.id) for r in rows]).execute()
+                self.tables.InboundRead.insert_many([dict(account=account_id, inbound=r.id) for r in rows]).execute()
             return [inbound_record(r) for r in rows]
 
         return self.writer.run(job)
@@ -115,15 +116,15 @@ class InboundStore:
         until: float | None = None,
         limit: int = 50,
     ) -> list[InboundRecord]:
-        query = Inbound.select()
+        query = self.tables.Inbound.select()
         if receiver:
-            query = query.where(Inbound.receiver == receiver)
+            query = query.where(self.tables.Inbound.receiver == receiver)
         if keyword:
-            query = query.where(Inbound.keyword == keyword)
+            query = query.where(self.tables.Inbound.keyword == keyword)
         if no_keyword:
-            query = query.where(Inbound.keyword.is_null())
+            query = query.where(self.tables.Inbound.keyword.is_null())
         if since is not None:
-            query = query.where(Inbound.received_at >= since)
+            query = query.where(self.tables.Inbound.received_at >= since)
         if until is not None:
-            query = query.where(Inbound.received_at <= until)
-        return [inbound_record(r) for r in query.order_by(Inbound.received_at.desc(), Inbound.id.desc()).limit(limit)]
+            query = query.where(self.tables.Inbound.received_at <= until)
+        return [inbound_record(r) for r in query.order_by(self.tables.Inbound.received_at.desc(), self.tables.Inbound.id.desc()).limit(limit)]

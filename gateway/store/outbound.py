@@ -9,7 +9,7 @@ import peewee as pw
 
 from gateway.errors import DuplicateMessageIdError
 from gateway.statuses import STATE_STATUS, MessageState, error_for_tp_status, state_for_tp_status
-from gateway.store.models import Message, Part, PendingReport
+from gateway.store.models import Tables
 from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob, message_record
 from gateway.store.writer import Writer
 
@@ -35,6 +35,7 @@ class OutboundStore:
 
     writer: Writer
     db: pw.SqliteDatabase
+    tables: Tables
 
     # ---- accepting ----
 
@@ -71,13 +72,13 @@ class OutboundStore:
 
     def message_id_exists(self, account_id: int, message_id: str) -> bool:
         return (
-            Message.select(Message.id)
-            .where((Message.account == account_id) & (Message.message_id == message_id))
+            self.tables.Message.select(self.tables.Message.id)
+            .where((self.tables.Message.account == account_id) & (self.tables.Message.message_id == message_id))
             .exists()
         )
 
     def last_concat_ref(self) -> int:
-        row = Message.select(Message.concat_ref).order_by(Message.id.desc()).first()
+        row = self.tables.Message.select(self.tables.Message.concat_ref).order_by(self.tables.Message.id.desc()).first()
         return row.concat_ref if row else 0
 
     # ---- dispatching ----
@@ -87,24 +88,24 @@ class OutboundStore:
 
         def job() -> PartJob | None:
             row = (
-                Part.select(Part, Message)
-                .join(Message)
-                .where((Part.state == "queued") & (Part.next_attempt_at <= now))
-                .order_by(Part.next_attempt_at, Part.message, Part.seq)
+                self.tables.Part.select(self.tables.Part, self.tables.Message)
+                .join(self.tables.Message)
+                .where((self.tables.Part.state == "queued") & (self.tables.Part.next_attempt_at <= now))
+                .order_by(self.tables.Part.next_attempt_at, self.tables.Part.message, self.tables.Part.seq)
                 .first()
             )
             if row is None:
                 return None
             claimed = (
-                Part.update(state="sending", attempts=Part.attempts + 1)
-                .where((Part.id == row.id) & (Part.state == "queued"))
+                self.tables.Part.update(state="sending", attempts=self.tables.Part.attempts + 1)
+                .where((self.tables.Part.id == row.id) & (self.tables.Part.state == "queued"))
                 .execute()
             )
             if claimed != 1:
                 return None
             msg = row.message
             if msg.state == MessageState.ACCEPTED.value:
-                Message.update(state=MessageState.SENDING.value).where(Message.id == msg.id).execute()
+                self.tables.Message.update(state=MessageState.SENDING.value).where(self.tables.Message.id == msg.id).execute()
             return PartJob(
                 part_id=row.id,
                 message_pk=msg.id,
@@ -122,30 +123,30 @@ class OutboundStore:
         return self.writer.run(job)
 
     def next_due_time(self) -> float | None:
-        row = Part.select(pw.fn.MIN(Part.next_attempt_at)).where(Part.state == "queued").scalar()
+        row = self.tables.Part.select(pw.fn.MIN(self.tables.Part.next_attempt_at)).where(self.tables.Part.state == "queued").scalar()
         return float(row) if row is not None else None
 
     def record_part_sent(self, part_id: int, mr: int | None, now: float, status_report: bool) -> None:
         def job() -> None:
-            Part.update(state="sent", mr=mr, sent_at=now, error=None).where(Part.id == part_id).execute()
-            part = Part.get_by_id(part_id)
+            self.tables.Part.update(state="sent", mr=mr, sent_at=now, error=None).where(self.tables.Part.id == part_id).execute()
+            part = self.tables.Part.get_by_id(part_id)
             self._settle_message(part.message_id, now, status_report)
             if status_report:
                 self._apply_pending_report(part, now)
 
         self.writer.run(job)
 
-    def _apply_pending_report(self, part: Part, now: float) -> None:
+    def _apply_pending_report(self, part: Any, now: float) -> None:
         """A report that arrived while this part was being sent. An in-doubt part (no TP-MR)
         takes one for its recipient that arrived during the send, whatever its TP-MR."""
         destination = part.message.destination
         if part.mr is None:
-            query = PendingReport.select().where(PendingReport.received_at >= now - IN_DOUBT_WINDOW)
+            query = self.tables.PendingReport.select().where(self.tables.PendingReport.received_at >= now - IN_DOUBT_WINDOW)
         else:
-            query = PendingReport.select().where(
-                (PendingReport.mr == part.mr) & (PendingReport.received_at >= now - REPORT_WINDOW)
+            query = self.tables.PendingReport.select().where(
+                (self.tables.PendingReport.mr == part.mr) & (self.tables.PendingReport.received_at >= now - REPORT_WINDOW)
             )
-        for pending in query.order_by(PendingReport.received_at):
+        for pending in query.order_by(self.tables.PendingReport.received_at):
             if destination.endswith(pending.suffix):
                 pending.delete_instance()
                 self._apply_report_to_part(part.id, pending.tp_status, now)
@@ -153,16 +154,16 @@ class OutboundStore:
 
     def record_part_retry(self, part_id: int, error: str, retry_at: float) -> None:
         self.writer.run(
-            lambda: Part.update(state="queued", next_attempt_at=retry_at, error=error)
-            .where(Part.id == part_id)
+            lambda: self.tables.Part.update(state="queued", next_attempt_at=retry_at, error=error)
+            .where(self.tables.Part.id == part_id)
             .execute()
         )
 
     def release_part(self, part_id: int, retry_at: float) -> None:
         """The modem was not reached: back to the queue without counting an attempt."""
         self.writer.run(
-            lambda: Part.update(state="queued", next_attempt_at=retry_at, attempts=Part.attempts - 1)
-            .where(Part.id == part_id)
+            lambda: self.tables.Part.update(state="queued", next_attempt_at=retry_at, attempts=self.tables.Part.attempts - 1)
+            .where(self.tables.Part.id == part_id)
             .execute()
         )
 
@@ -172,12 +173,12 @@ class OutboundStore:
         """Give up on every unfinished part of a message (permanent error or validity over)."""
 
         def job() -> None:
-            Part.update(state="expired" if state is MessageState.EXPIRED else "failed", done_at=now, error=reason).where(
-                (Part.message == message_pk) & (Part.state.in_(("queued", "sending", "sent")))
+            self.tables.Part.update(state="expired" if state is MessageState.EXPIRED else "failed", done_at=now, error=reason).where(
+                (self.tables.Part.message == message_pk) & (self.tables.Part.state.in_(("queued", "sending", "sent")))
             ).execute()
-            Message.update(
+            self.tables.Message.update(
                 state=state.value, status_name=status_name, error_id=error_id, done_at=now, report_unread=True
-            ).where((Message.id == message_pk) & (Message.state.not_in(FINAL_STATES))).execute()
+            ).where((self.tables.Message.id == message_pk) & (self.tables.Message.state.not_in(FINAL_STATES))).execute()
 
         self.writer.run(job)
 
@@ -187,33 +188,33 @@ class OutboundStore:
 
         def job() -> list[str]:
             rows = list(
-                Message.select(Message.id, Message.message_id)
-                .where((Message.expires_at <= now) & (Message.state.in_(("accepted", "sending"))))
+                self.tables.Message.select(self.tables.Message.id, self.tables.Message.message_id)
+                .where((self.tables.Message.expires_at <= now) & (self.tables.Message.state.in_(("accepted", "sending"))))
                 .limit(500)
             )
             for row in rows:
-                Part.update(state="expired", done_at=now).where(
-                    (Part.message == row.id) & (Part.state == "queued")
+                self.tables.Part.update(state="expired", done_at=now).where(
+                    (self.tables.Part.message == row.id) & (self.tables.Part.state == "queued")
                 ).execute()
-                Message.update(
+                self.tables.Message.update(
                     state=MessageState.EXPIRED.value,
                     status_name="EXPIRED_EXPIRED",
                     error_id=4101,
                     done_at=now,
                     report_unread=True,
-                ).where(Message.id == row.id).execute()
+                ).where(self.tables.Message.id == row.id).execute()
             # Sent, but the report never came (lost in a modem reset, or ds=0 after a reboot):
             # once the SC itself has given up (validity + grace) the honest status is that the
             # operator took the message.
             overdue = list(
-                Message.select(Message.id, Message.message_id)
-                .where((Message.expires_at + REPORT_GRACE <= now) & (Message.state == MessageState.SENT.value))
+                self.tables.Message.select(self.tables.Message.id, self.tables.Message.message_id)
+                .where((self.tables.Message.expires_at + REPORT_GRACE <= now) & (self.tables.Message.state == MessageState.SENT.value))
                 .limit(500)
             )
             for row in overdue:
-                Message.update(
+                self.tables.Message.update(
                     state=MessageState.SENT_NO_REPORT.value, status_name=None, done_at=now, report_unread=True
-                ).where(Message.id == row.id).execute()
+                ).where(self.tables.Message.id == row.id).execute()
             return [r.message_id for r in rows]
 
         return self.writer.run(job)
@@ -222,15 +223,15 @@ class OutboundStore:
         """After a crash, parts left in 'sending' may or may not have reached the network."""
 
         def job() -> list[tuple[str, int]]:
-            rows = list(Part.select(Part, Message).join(Message).where(Part.state == "sending"))
+            rows = list(self.tables.Part.select(self.tables.Part, self.tables.Message).join(self.tables.Message).where(self.tables.Part.state == "sending"))
             for row in rows:
                 if resend:
-                    Part.update(state="queued", next_attempt_at=now, error="in doubt after restart: resent").where(
-                        Part.id == row.id
+                    self.tables.Part.update(state="queued", next_attempt_at=now, error="in doubt after restart: resent").where(
+                        self.tables.Part.id == row.id
                     ).execute()
                 else:
-                    Part.update(state="sent", mr=None, sent_at=now, error="in doubt after restart").where(
-                        Part.id == row.id
+                    self.tables.Part.update(state="sent", mr=None, sent_at=now, error="in doubt after restart").where(
+                        self.tables.Part.id == row.id
                     ).execute()
                     self._settle_message(row.message_id, now, json.loads(row.message.options).get("status_report", True))
             return [(r.message.message_id, r.seq) for r in rows]
@@ -239,10 +240,10 @@ class OutboundStore:
 
     def _settle_message(self, message_pk: int, now: float, status_report: bool) -> None:
         """Recompute a message's state from its parts (inside a writer job)."""
-        msg = Message.get_by_id(message_pk)
+        msg = self.tables.Message.get_by_id(message_pk)
         if MessageState(msg.state).final:
             return
-        states = [p.state for p in Part.select(Part.state).where(Part.message == message_pk)]
+        states = [p.state for p in self.tables.Part.select(self.tables.Part.state).where(self.tables.Part.message == message_pk)]
         if any(s in ("queued", "sending") for s in states):
             return
         updates: dict[str, Any] = {}
@@ -254,7 +255,7 @@ class OutboundStore:
             updates.update(state=MessageState.SENT_NO_REPORT.value, done_at=now, report_unread=True)
         else:
             updates.update(state=MessageState.SENT.value)
-        Message.update(**updates).where(Message.id == message_pk).execute()
+        self.tables.Message.update(**updates).where(self.tables.Message.id == message_pk).execute()
 
     # ---- status reports ----
 
@@ -269,52 +270,52 @@ class OutboundStore:
         def job() -> MessageRecord | None:
             since = now - REPORT_WINDOW
             base = (
-                Part.select(Part.id)
-                .join(Message)
-                .where((Part.state == "sent") & (Part.sent_at >= since) & (Message.destination.endswith(suffix)))
-                .order_by(Part.sent_at.desc(), Part.id.desc())
+                self.tables.Part.select(self.tables.Part.id)
+                .join(self.tables.Message)
+                .where((self.tables.Part.state == "sent") & (self.tables.Part.sent_at >= since) & (self.tables.Message.destination.endswith(suffix)))
+                .order_by(self.tables.Part.sent_at.desc(), self.tables.Part.id.desc())
             )
-            row = base.where(Part.mr == mr).first() or base.where(Part.mr.is_null()).first()
+            row = base.where(self.tables.Part.mr == mr).first() or base.where(self.tables.Part.mr.is_null()).first()
             if row is None:
-                PendingReport.delete().where(PendingReport.received_at < since).execute()
-                PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
+                self.tables.PendingReport.delete().where(self.tables.PendingReport.received_at < since).execute()
+                self.tables.PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
                 return None
             return self._apply_report_to_part(row.id, tp_status, now)
 
         return self.writer.run(job)
 
     def _apply_report_to_part(self, part_id: int, tp_status: int, now: float) -> MessageRecord:
-        part = Part.get_by_id(part_id)
+        part = self.tables.Part.get_by_id(part_id)
         final = state_for_tp_status(tp_status)
         if final is None:  # the SC is still trying: note it, stay pending
-            Part.update(tp_status=tp_status).where(Part.id == part_id).execute()
+            self.tables.Part.update(tp_status=tp_status).where(self.tables.Part.id == part_id).execute()
         elif final is MessageState.DELIVERED:
-            Part.update(state="delivered", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
+            self.tables.Part.update(state="delivered", tp_status=tp_status, done_at=now).where(self.tables.Part.id == part_id).execute()
             self._settle_message(part.message_id, now, True)
         else:
-            Part.update(state="failed", tp_status=tp_status, done_at=now).where(Part.id == part_id).execute()
-            Message.update(
+            self.tables.Part.update(state="failed", tp_status=tp_status, done_at=now).where(self.tables.Part.id == part_id).execute()
+            self.tables.Message.update(
                 state=final.value,
                 status_name=STATE_STATUS[final].name,
                 error_id=error_for_tp_status(tp_status).id,
                 done_at=now,
                 report_unread=True,
-            ).where((Message.id == part.message_id) & (Message.state.not_in(FINAL_STATES))).execute()
-        return message_record(Message.get_by_id(part.message_id))
+            ).where((self.tables.Message.id == part.message_id) & (self.tables.Message.state.not_in(FINAL_STATES))).execute()
+        return message_record(self.tables.Message.get_by_id(part.message_id))
 
     def pending_reports(self) -> int:
-        return PendingReport.select().count()
+        return self.tables.PendingReport.select().count()
 
     # ---- reading ----
 
     def message(self, account_id: int, message_id: str) -> MessageRecord | None:
-        row = Message.get_or_none((Message.account == account_id) & (Message.message_id == message_id))
+        row = self.tables.Message.get_or_none((self.tables.Message.account == account_id) & (self.tables.Message.message_id == message_id))
         return message_record(row) if row else None
 
     def message_parts(self, message_pk: int) -> list[dict[str, Any]]:
         return [
             dict(seq=p.seq, state=p.state, mr=p.mr, attempts=p.attempts, error=p.error, tp_status=p.tp_status)
-            for p in Part.select().where(Part.message == message_pk).order_by(Part.seq)
+            for p in self.tables.Part.select().where(self.tables.Part.message == message_pk).order_by(self.tables.Part.seq)
         ]
 
     def take_reports(
@@ -323,41 +324,41 @@ class OutboundStore:
         """Final messages not yet reported, marked read in the same transaction (each once)."""
 
         def job() -> list[MessageRecord]:
-            query = Message.select().where((Message.account == account_id) & (Message.report_unread == True))  # noqa: E712
+            query = self.tables.Message.select().where((self.tables.Message.account == account_id) & (self.tables.Message.report_unread == True))  # noqa: E712
             if bulk_id:
-                query = query.where(Message.bulk_id == bulk_id)
+                query = query.where(self.tables.Message.bulk_id == bulk_id)
             if message_id:
-                query = query.where(Message.message_id == message_id)
-            rows = list(query.order_by(Message.done_at, Message.id).limit(limit))
+                query = query.where(self.tables.Message.message_id == message_id)
+            rows = list(query.order_by(self.tables.Message.done_at, self.tables.Message.id).limit(limit))
             if rows:
-                Message.update(report_unread=False).where(Message.id.in_([r.id for r in rows])).execute()
+                self.tables.Message.update(report_unread=False).where(self.tables.Message.id.in_([r.id for r in rows])).execute()
             return [message_record(r) for r in rows]
 
         return self.writer.run(job)
 
     def logs(self, account_id: int, flt: LogFilter) -> list[MessageRecord]:
-        query = Message.select().where(Message.account == account_id)
+        query = self.tables.Message.select().where(self.tables.Message.account == account_id)
         if flt.sender:
-            query = query.where(Message.sender == flt.sender)
+            query = query.where(self.tables.Message.sender == flt.sender)
         if flt.destination:
-            query = query.where(Message.destination == flt.destination)
+            query = query.where(self.tables.Message.destination == flt.destination)
         if flt.bulk_ids:
-            query = query.where(Message.bulk_id.in_(flt.bulk_ids))
+            query = query.where(self.tables.Message.bulk_id.in_(flt.bulk_ids))
         if flt.message_ids:
-            query = query.where(Message.message_id.in_(flt.message_ids))
+            query = query.where(self.tables.Message.message_id.in_(flt.message_ids))
         if flt.states:
-            query = query.where(Message.state.in_([s.value for s in flt.states]))
+            query = query.where(self.tables.Message.state.in_([s.value for s in flt.states]))
         if flt.sent_since is not None:
-            query = query.where(Message.created_at >= flt.sent_since)
+            query = query.where(self.tables.Message.created_at >= flt.sent_since)
         if flt.sent_until is not None:
-            query = query.where(Message.created_at <= flt.sent_until)
-        return [message_record(r) for r in query.order_by(Message.created_at.desc(), Message.id.desc()).limit(flt.limit)]
+            query = query.where(self.tables.Message.created_at <= flt.sent_until)
+        return [message_record(r) for r in query.order_by(self.tables.Message.created_at.desc(), self.tables.Message.id.desc()).limit(flt.limit)]
 
     def counts_by_state(self) -> dict[str, int]:
         return {
             r.state: r.n
-            for r in Message.select(Message.state, pw.fn.COUNT(Message.id).alias("n")).group_by(Message.state)
+            for r in self.tables.Message.select(self.tables.Message.state, pw.fn.COUNT(self.tables.Message.id).alias("n")).group_by(self.tables.Message.state)
         }
 
     def queued_parts(self) -> int:
-        return Part.select().where(Part.state.in_(("queued", "sending"))).count()
+        return self.tables.Part.select().where(self.tables.Part.state.in_(("queued", "sending"))).count()

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.statuses import MessageState
-from gateway.store.models import Inbound, Message
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,16 @@ class StoredInboundPart:
 
 
 @dataclass(frozen=True)
+class RawReportRecord:
+    """A status report kept as received because it could not be decoded."""
+
+    pk: int
+    pdu: str
+    reason: str
+    received_at: float
+
+
+@dataclass(frozen=True)
 class LogFilter:
     sender: str | None = None
     destination: str | None = None
@@ -117,7 +126,8 @@ class LogFilter:
     limit: int = 50
 
 
-def message_record(row: Message) -> MessageRecord:
+def message_record(row: Any) -> MessageRecord:
+    """``row``: a ``Message`` row of any store's ``Tables``."""
     return MessageRecord(
         pk=row.id,
         message_id=row.message_id,
@@ -138,7 +148,8 @@ def message_record(row: Message) -> MessageRecord:
     )
 
 
-def inbound_record(row: Inbound) -> InboundRecord:
+def inbound_record(row: Any) -> InboundRecord:
+    """``row``: an ``Inbound`` row of any store's ``Tables``."""
     return InboundRecord(
         pk=row.id,
         message_id=row.message_id,

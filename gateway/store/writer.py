@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 import peewee as pw
 
@@ -23,14 +23,32 @@ T = TypeVar("T")
 _STOP = object()
 
 
+class WriterObserver(Protocol):
+    """Told what the writer does, for metrics and for tests that must see a batch form.
+
+    ``queued`` runs on the caller's thread right after a job is queued, with the number of jobs
+    now waiting (the one being committed not counted); ``committed`` runs on the writer thread
+    after each successful commit with the number of jobs it carried. Both must be quick and
+    must not call the writer.
+    """
+
+    def queued(self, depth: int) -> None: ...
+
+    def committed(self, jobs: int) -> None: ...
+
+
 class Writer:
     """One thread owns every write; each job runs in its own savepoint inside a shared commit."""
 
-    def __init__(self, db: pw.SqliteDatabase, max_batch: int = 256) -> None:
+    def __init__(
+        self, db: pw.SqliteDatabase, max_batch: int = 256, *, observer: WriterObserver | None = None,
+        name: str = "store-writer",
+    ) -> None:
         self._db = db
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._observer = observer
         self.commits = 0
         self.jobs = 0
 
@@ -44,9 +62,12 @@ class Writer:
 
     def run(self, fn: Callable[[], T]) -> T:
         if not self._thread.is_alive():
-            raise StoreError("the store is closed")
+            state = "closed" if self._thread.ident is not None else "not started (Store.open or start())"
+            raise StoreError(f"the store is {state}")
         fut: Future[T] = Future()
         self._queue.put((fn, fut))
+        if self._observer is not None:
+            self._observer.queued(self._queue.qsize())
         return fut.result()
 
     def _run(self) -> None:
@@ -95,6 +116,8 @@ class Writer:
             return
         self.commits += 1
         self.jobs += len(batch)
+        if self._observer is not None:
+            self._observer.committed(len(batch))
         for fut, ok, value in outcomes:
             if ok:
                 fut.set_result(value)

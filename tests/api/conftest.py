@@ -124,7 +124,7 @@ def make_config(**account: Any) -> Config:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "simgate.db")
+    s = Store.open(tmp_path / "simgate.db")
     try:
         yield s
     finally:

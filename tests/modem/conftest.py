@@ -11,6 +11,7 @@ import serial
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from gateway.clock import ManualClock
 from gateway.emulator import EmulatedModem, PwrkeyPin, Timing, VirtualNetwork
 from gateway.modem.driver import Modem, ModemSettings
 from gateway.modem.health import EventKind, ModemEvent
@@ -61,6 +62,37 @@ class Recorder:
     def details(self, kind: EventKind) -> list[str]:
         with self._cond:
             return [e.detail for e in self.events if e.kind is kind]
+
+
+class FakePower:
+    """A PowerSwitch that records its presses instead of driving a pin."""
+
+    def __init__(self) -> None:
+        self.pulses: list[float] = []
+
+    def pulse(self, seconds: float) -> None:
+        self.pulses.append(seconds)
+
+    def close(self) -> None:
+        pass
+
+
+def drive(clock: ManualClock, predicate: Callable[[], bool], *, step: float = 0.1,
+          limit: int = 5000) -> float:
+    """Move ``clock`` on in ``step``s until ``predicate`` holds; the clock seconds it took.
+
+    Between steps the driver's threads get a moment of real time to react (a wait on an event
+    nobody sets); correctness rests on the predicate, never on that pause.
+    """
+    start = clock.monotonic()
+    pause = threading.Event()
+    for _ in range(limit):
+        if predicate():
+            return clock.monotonic() - start
+        clock.advance(step)
+        pause.wait(0.002)
+    assert predicate(), f"not reached within {limit * step:g} clock seconds"
+    return clock.monotonic() - start
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -195,3 +195,75 @@ def test_cfun_reset_step_brings_back_a_modem_that_answers_at_but_not_init():
         assert "AT+CFUN=1,1\r" in port.written
     finally:
         modem.stop()
+
+
+# --- start-up on ManualClock: a modem left at the "> " prompt, a modem that only echoes ------
+
+
+class LeftAtPrompt:
+    """A SIM800 a killed predecessor left at the "> " prompt: input is PDU body until Ctrl-Z
+    or ESC (ESC answers OK, as SIM800 does); afterwards a healthy modem."""
+
+    def __init__(self) -> None:
+        self.at_prompt = True
+        self.swallowed: list[str] = []
+
+    def __call__(self, chunk: str) -> str | None:
+        if self.at_prompt:
+            if chunk.endswith("\x1b"):
+                self.at_prompt = False
+                return "\r\nOK\r\n"
+            if chunk.endswith("\x1a"):
+                self.at_prompt = False
+                return "\r\n+CMS ERROR: 304\r\n"
+            self.swallowed.append(chunk)
+            return None
+        return healthy_modem(chunk)
+
+
+def manual_modem(respond, *, power=None, profile=None):
+    from gateway.clock import ManualClock
+    clock = ManualClock()
+    port = ScriptedSerial(respond)
+    listener = Recorder()
+    modem = Modem("scripted://", profile or profile_for_model("sim800"), listener,
+                  settings=FAST, power=power, clock=clock, serial_factory=lambda url, **kw: port)
+    return modem, port, listener, clock
+
+
+def test_a_modem_left_at_the_prompt_is_ready_at_once_without_pwrkey():
+    from tests.modem.conftest import FakePower
+    power = FakePower()
+    modem, port, listener, clock = manual_modem(LeftAtPrompt(), power=power,
+                                                profile=profile_for_model("sim800",
+                                                                          pwrkey_pin=6))
+    start = clock.monotonic()
+    modem.start()
+    try:
+        # The clock never moves: no probe may time out, no boot wait may pass.
+        assert modem.wait_ready(5), listener.events
+        assert clock.monotonic() == start
+        assert power.pulses == []
+        assert not listener.details(EventKind.POWERED_ON)
+        assert port.written[:2] == ["\x1b", "AT\r"]       # ESC before the first probe
+    finally:
+        modem.stop()
+
+
+def test_a_modem_that_sends_bytes_but_never_answers_is_not_switched_on():
+    """Echo only (a wedged firmware): alive, so no "switch on" press; the ladder takes over."""
+    from tests.modem.conftest import FakePower, drive
+    power = FakePower()
+    modem, port, listener, clock = manual_modem(
+        lambda chunk: chunk if chunk != "\x1b" else None, power=power,
+        profile=profile_for_model("sim800", pwrkey_pin=6, boot_timeout_s=1.0))
+    modem.start()
+    try:
+        drive(clock, lambda: any(d.startswith("recovering") for d in
+                                 listener.details(EventKind.RECOVERY)))
+        assert power.pulses == []
+        assert not listener.details(EventKind.POWERED_ON)
+        assert "recovering: the modem sends bytes but does not answer AT" in \
+            listener.details(EventKind.RECOVERY)
+    finally:
+        modem.stop()

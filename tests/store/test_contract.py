@@ -1,41 +1,27 @@
+"""The storage contract (gateway/store/protocol.py), run against every backend in conftest.
+
+Only methods of ``Storage`` are used here: nothing about SQLite, threads or files.
+"""
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import pytest
 
 from gateway.errors import DuplicateMessageIdError, ValidationError
 from gateway.statuses import MessageState
-from gateway.store import LogFilter, NewMessage, NewPart, Store
-
-
-def _msg(account_id: int, message_id: str, parts: int = 1, **kw) -> NewMessage:
-    base = dict(
-        message_id=message_id,
-        account_id=account_id,
-        bulk_id=None,
-        sender="InfoSMS",
-        destination="41793026727",
-        text="hello",
-        data=None,
-        encoding="gsm7",
-        sms_count=parts,
-        concat_ref=7,
-        created_at=1000.0,
-        expires_at=5000.0,
-        parts=tuple(NewPart(i, parts, f"00PDU{i}", 10 + i) for i in range(1, parts + 1)),
-        options={"status_report": True},
-    )
-    base.update(kw)
-    return NewMessage(**base)
+from gateway.store import LogFilter
+from gateway.store.protocol import Storage
+from tests.store.messages import new_message as _msg
 
 
 @pytest.fixture
-def account(store: Store) -> int:
+def account(store: Storage) -> int:
     return store.create_account("alice", "hash", 0.0).id
 
 
-def test_accept_claim_send_report_cycle(store: Store, account: int) -> None:
+def test_accept_claim_send_report_cycle(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "m1", parts=2)])
     job1 = store.claim_next_part(now=1000.0)
     assert job1 and (job1.seq, job1.total, job1.attempts) == (1, 2, 1)
@@ -58,7 +44,7 @@ def test_accept_claim_send_report_cycle(store: Store, account: int) -> None:
     assert [r.message_id for r in store.logs(account, LogFilter())] == ["m1"]  # logs: always
 
 
-def test_duplicate_message_id_per_account(store: Store, account: int) -> None:
+def test_duplicate_message_id_per_account(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "dup")])
     with pytest.raises(DuplicateMessageIdError):
         store.insert_messages([_msg(account, "dup")])
@@ -66,18 +52,18 @@ def test_duplicate_message_id_per_account(store: Store, account: int) -> None:
     store.insert_messages([_msg(other, "dup")])  # another account may reuse it
 
 
-def test_a_request_is_all_or_nothing(store: Store, account: int) -> None:
+def test_a_request_is_all_or_nothing(store: Storage, account: int) -> None:
     with pytest.raises(DuplicateMessageIdError):
         store.insert_messages([_msg(account, "a"), _msg(account, "a")])
     assert store.logs(account, LogFilter()) == []
 
 
-def test_duplicate_account_is_a_validation_error(store: Store, account: int) -> None:
+def test_duplicate_account_is_a_validation_error(store: Storage, account: int) -> None:
     with pytest.raises(ValidationError):
         store.create_account("alice", "x", 0.0)
 
 
-def test_retry_and_release(store: Store, account: int) -> None:
+def test_retry_and_release(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "m")])
     job = store.claim_next_part(1000.0)
     store.record_part_retry(job.part_id, "+CMS ERROR: 42", 1100.0)
@@ -89,7 +75,7 @@ def test_retry_and_release(store: Store, account: int) -> None:
     assert store.claim_next_part(1200.0).attempts == 2
 
 
-def test_expiry_and_permanent_failure(store: Store, account: int) -> None:
+def test_expiry_and_permanent_failure(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "late", expires_at=1500.0), _msg(account, "bad")])
     assert store.expire_due(1600.0) == ["late"]
     assert store.message(account, "late").status_name == "EXPIRED_EXPIRED"
@@ -100,7 +86,7 @@ def test_expiry_and_permanent_failure(store: Store, account: int) -> None:
     assert {r.message_id for r in store.take_reports(account, bulk_id=None, message_id=None, limit=5)} == {"late", "bad"}
 
 
-def test_sent_message_without_report_ends_delivered_to_operator(store: Store, account: int) -> None:
+def test_sent_message_without_report_ends_delivered_to_operator(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "m", expires_at=2000.0)])
     job = store.claim_next_part(1000.0)
     store.record_part_sent(job.part_id, 5, 1001.0, True)
@@ -111,13 +97,13 @@ def test_sent_message_without_report_ends_delivered_to_operator(store: Store, ac
 
 
 @pytest.mark.parametrize("resend", [False, True])
-def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
-    s = Store(tmp_path / "db")
+def test_in_doubt_parts_after_a_crash(reopen: Callable[[], Storage], resend: bool) -> None:
+    s = reopen()
     acc = s.create_account("a", "h", 0).id
     s.insert_messages([_msg(acc, "m")])
     s.claim_next_part(1000.0)  # 'sending' when the process "dies"
     s.close()
-    s = Store(tmp_path / "db")
+    s = reopen()
     try:
         assert s.recover_in_doubt(1010.0, resend=resend) == [("m", 1)]
         if resend:
@@ -130,7 +116,7 @@ def test_in_doubt_parts_after_a_crash(tmp_path, resend: bool) -> None:
         s.close()
 
 
-def test_report_before_the_send_is_recorded_is_kept_pending(store: Store, account: int) -> None:
+def test_report_before_the_send_is_recorded_is_kept_pending(store: Storage, account: int) -> None:
     """On a fast network +CDS can be read before the dispatcher records +CMGS: no report lost."""
     store.insert_messages([_msg(account, "m")])
     job = store.claim_next_part(1000.0)
@@ -141,7 +127,7 @@ def test_report_before_the_send_is_recorded_is_kept_pending(store: Store, accoun
     assert store.pending_reports() == 0
 
 
-def test_concurrent_writers_all_commit(store: Store, account: int) -> None:
+def test_concurrent_writers_all_commit(store: Storage, account: int) -> None:
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -158,10 +144,9 @@ def test_concurrent_writers_all_commit(store: Store, account: int) -> None:
         t.join(30)
     assert not errors
     assert len(store.logs(account, LogFilter(limit=1000))) == 400
-    assert store.writer.commits <= store.writer.jobs
 
 
-def test_inbound_parts_and_read_once(store: Store, account: int) -> None:
+def test_inbound_parts_and_read_once(store: Storage, account: int) -> None:
     assert len(store.add_inbound_part("4479", 5, 8, 2, 2, "world", None, 1.0)) == 1
     assert len(store.add_inbound_part("4479", 5, 8, 2, 2, "world", None, 1.0)) == 1  # duplicate ignored
     parts = store.add_inbound_part("4479", 5, 8, 2, 1, "hello ", None, 2.0)
@@ -177,7 +162,75 @@ def test_inbound_parts_and_read_once(store: Store, account: int) -> None:
     assert [r.message_id for r in store.inbound_logs(keyword="HELLO")] == ["i1"]
 
 
-def test_prune_keeps_unfinished(store: Store, account: int) -> None:
+def test_prune_keeps_unfinished(store: Storage, account: int) -> None:
     store.insert_messages([_msg(account, "old-final", state=MessageState.REJECTED, parts=0), _msg(account, "old-queued")])
     assert store.prune(older_than=2000.0) == 1
     assert [r.message_id for r in store.logs(account, LogFilter())] == ["old-queued"]
+
+
+def test_a_part_is_claimed_by_one_caller_only(store: Storage, account: int) -> None:
+    store.insert_messages([_msg(account, f"m{i}") for i in range(20)])
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        while (job := store.claim_next_part(1000.0)) is not None:
+            with lock:
+                claimed.append(job.part_id)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(claimed) == len(set(claimed)) == 20
+
+
+def test_racing_report_readers_get_each_report_once(store: Storage, account: int) -> None:
+    store.insert_messages([_msg(account, f"r{i}", state=MessageState.REJECTED, parts=0) for i in range(30)])
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        while batch := store.take_reports(account, bulk_id=None, message_id=None, limit=3):
+            with lock:
+                got.extend(r.message_id for r in batch)
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(got) == sorted(f"r{i}" for i in range(30))
+
+
+def test_another_accounts_message_reads_as_absent(store: Storage, account: int) -> None:
+    store.insert_messages([_msg(account, "mine")])
+    other = store.create_account("bob", "h", 0.0).id
+    assert store.message(other, "mine") is None and store.message(account, "mine") is not None
+    assert store.logs(other, LogFilter()) == []
+
+
+def test_writes_survive_a_reopen_and_close_is_idempotent(reopen: Callable[[], Storage]) -> None:
+    s = reopen()
+    acc = s.create_account("alice", "h", 0.0).id
+    s.insert_messages([_msg(acc, "m", parts=2)])
+    s.add_modem_event("boot", "RDY", 5.0)
+    s.close()
+    s.close()
+    s = reopen()
+    try:
+        assert s.message(acc, "m") is not None and s.queued_parts() == 2
+        assert s.modem_events() == [(5.0, "boot", "RDY")]
+        assert s.last_concat_ref() == 7
+    finally:
+        s.close()
+
+
+def test_writes_after_close_are_store_errors(reopen: Callable[[], Storage]) -> None:
+    from gateway.errors import StoreError
+
+    s = reopen()
+    s.close()
+    with pytest.raises(StoreError):
+        s.add_modem_event("boot", "", 1.0)
