@@ -58,7 +58,6 @@ class ModemSettings:
     use_cmms: bool = True
     health_interval_s: float = 30.0
     rescan_interval_s: float = 600.0   # AT+CMGL=4 even without +CMTI: nothing stored is forgotten
-    ussd_balance_code: str | None = None
     probe_attempts: int = 3
     probe_timeout_s: float = 1.0
     registration_poll_s: float = 2.0
