@@ -143,8 +143,6 @@ def test_reports_lost_across_restarts_without_storage_or_redelivery(
 
 # --- item 3: a modem left in the "> " prompt by a crashed predecessor ---------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 3: write ESC before the first probe, and never press PWRKEY "
-                   "on a modem that shows any sign of life")
 def test_modem_left_in_the_prompt_is_ready_quickly_without_pwrkey(
         tmp_path: Path, make_emu: Callable[..., EmulatedModem]) -> None:
     emu = make_emu("sim800")
