@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", "deregister",
                "register",
                "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc",
-               "reset_in_prompt", "reset_after_send", "stuck_in_prompt")
+               "reset_in_prompt", "reset_after_send", "stuck_in_prompt", "redeliver")
 
 
 class BannerOrder(Enum):
@@ -130,6 +130,11 @@ class FaultPlan:
         with m.lock:
             m.enter_prompt(Prompt("pdu", length=int(length)))
 
+    def redeliver(self, part: int | None = None) -> None:
+        """The network delivers the last SMS injected to this modem again (or one of its parts):
+        an SC retrying a delivery whose acknowledgement it missed (issue 9 item 5)."""
+        self._modem.network.redeliver(self._modem.msisdn, part)
+
     def deregister(self) -> None:
         """The network is lost: +CREG: 0 (if enabled), sends fail with CMS 331, no signal."""
         m = self._modem
@@ -212,7 +217,7 @@ class FaultPlan:
             if len(args) > 1:
                 raise ValueError("reset_in_prompt takes at most one argument: before | after")
             self.reset_in_prompt(args[0] if args else BannerOrder.AFTER)
-        elif kind in ("reset_after_send", "stuck_in_prompt"):
+        elif kind in ("reset_after_send", "stuck_in_prompt", "redeliver"):
             if len(args) > 1:
                 raise ValueError(f"{kind} takes at most one number")
             getattr(self, kind)(*(int(a) for a in args))

@@ -129,6 +129,11 @@ class EmulatedModem(UartMixin):
     def power_state(self) -> str:
         return self.power.value
 
+    @property
+    def in_prompt(self) -> bool:
+        """At a ``> `` prompt: the next bytes are taken as PDU (or text) body, not commands."""
+        return self._prompt is not None
+
     def inject_sms(self, sender: str, text: str | None = None, *, data: bytes | None = None,
                    ucs2: bool | None = None, flash: bool = False) -> None:
         """An SMS from the outside world to this modem (long ones arrive as several parts)."""

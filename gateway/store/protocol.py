@@ -190,17 +190,27 @@ class InboundStorage(Protocol):
         complete: bool,
         received_at: float,
         consumed_parts: Iterable[InboundGroup] = (),
-    ) -> InboundRecord:
-        """Atomically store a received message and delete the waiting parts it was assembled
-        from (``consumed_parts``)."""
+        dedup_key: str | None = None,
+    ) -> InboundRecord | None:
+        """Atomically store a received message, delete the waiting parts it was assembled from
+        (``consumed_parts``) and remember their dedup keys, or store nothing and return None:
+
+        - ``dedup_key`` (what was received: originator, SCTS, reference, part, content) was
+          stored within the dedup window: an identical SMS delivered twice is kept once;
+        - a group in ``consumed_parts`` has no waiting part: it was assembled already.
+        """
         ...
 
     def add_inbound_part(
         self, sender: str, ref: int, ref_bits: int, total: int, seq: int, text: str | None,
-        data: bytes | None, now: float, pdu: str | None = None,
+        data: bytes | None, now: float, pdu: str | None = None, dedup_key: str | None = None,
     ) -> list[StoredInboundPart]:
         """Atomically keep one part of a concatenated message and return every part of its group
-        so far (a part already waiting is not stored twice)."""
+        so far (a part already waiting is not stored twice).
+
+        A part whose ``dedup_key`` belongs to a message stored within the dedup window is
+        dropped and ``[]`` returned: a part delivered again after its message was assembled
+        does not start a new group."""
         ...
 
     def stale_inbound_groups(self, older_than: float) -> list[InboundGroup]:
@@ -248,9 +258,19 @@ class EventStorage(Protocol):
         ...
 
 
+class StorageHealth(Protocol):
+    """Whether the store can take writes now (what ``/health/ready`` needs)."""
+
+    def writable(self) -> str | None:
+        """None when a write would succeed now; else why not, in the driver's or the store's
+        words ("attempt to write a readonly database", "database or disk is full", "the WAL
+        file was replaced ..."). Bounded in time: waits at most the request busy timeout."""
+        ...
+
+
 class Storage(
     AccountStorage, AcceptStorage, DispatchStorage, ReportStorage, InboundStorage, EventStorage,
-    Protocol,
+    StorageHealth, Protocol,
 ):
     """A whole store: every role, plus its lifetime."""
 

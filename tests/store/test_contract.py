@@ -235,3 +235,42 @@ def test_writes_after_close_are_store_errors(reopen: Callable[[], Storage]) -> N
     s.close()
     with pytest.raises(StoreError):
         s.add_modem_event("boot", "", 1.0)
+
+
+def _inbound(store: Storage, mid: str, at: float, key: str | None = None, consumed=()):  # noqa: ANN202
+    return store.insert_inbound(message_id=mid, sender="4479", receiver="", text="hi", data=None, keyword=None,
+                                clean_text="hi", sms_count=1, complete=True, received_at=at,
+                                consumed_parts=consumed, dedup_key=key)
+
+
+def test_an_identical_single_sms_is_stored_once(store: Storage, account: int) -> None:
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    assert _inbound(store, "i2", 20.0, key="k") is None  # the same SMS delivered again
+    assert _inbound(store, "i3", 20.0, key="other") is not None
+    assert [r.message_id for r in store.take_inbound(account, 10)] == ["i1", "i3"]
+
+
+def test_a_part_delivered_again_after_assembly_starts_no_group(store: Storage) -> None:
+    group = ("4479", 5, 8, 2)
+    store.add_inbound_part(*group, 1, "hello ", None, 1.0, dedup_key="p1")
+    assert len(store.add_inbound_part(*group, 2, "world", None, 2.0, dedup_key="p2")) == 2
+    assert _inbound(store, "i1", 3.0, consumed=[group]) is not None
+    assert store.add_inbound_part(*group, 2, "world", None, 4.0, dedup_key="p2") == []  # redelivered
+    assert store.add_inbound_part(*group, 1, "hello ", None, 4.0, dedup_key="p1") == []
+    assert store.stale_inbound_groups(older_than=1e9) == []
+    assert _inbound(store, "i2", 5.0, consumed=[group]) is None  # nothing waiting: assembled already
+    assert [r.message_id for r in store.inbound_logs()] == ["i1"]
+
+
+def test_dedup_forgets_after_its_window(store: Storage) -> None:
+    from gateway.store.inbound import INBOUND_DEDUP_WINDOW
+
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    assert _inbound(store, "i2", 10.0 + INBOUND_DEDUP_WINDOW - 1, key="k") is None
+    assert _inbound(store, "i3", 10.0 + INBOUND_DEDUP_WINDOW + 1, key="k") is not None
+
+
+def test_prune_forgets_what_was_seen(store: Storage) -> None:
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    store.prune(older_than=100.0)
+    assert _inbound(store, "i2", 200.0, key="k") is not None
