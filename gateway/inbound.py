@@ -120,7 +120,7 @@ class InboundHandler:
         key: str | None = None,
     ) -> InboundRecord | None:
         keyword, clean = split_keyword(text, self.config.keywords)
-        rec = self.store.insert_inbound(
+        received = InboundRecord(
             message_id=str(uuid.uuid4()),
             sender=sender,
             receiver=self.receiver,
@@ -131,6 +131,9 @@ class InboundHandler:
             sms_count=parts,
             complete=complete,
             received_at=self.clock.now().timestamp(),
+        )
+        rec = self.store.insert_inbound(
+            received,
             consumed_parts=consumed,
             dedup_key=key,
         )

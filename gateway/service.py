@@ -11,7 +11,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from gateway.accounts import Account, Accounts
 from gateway.auth import DEFAULT_HASHER, LoginGuard, PasswordHasher
@@ -61,34 +61,73 @@ class Price:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """One outbound message as reports and logs show it."""
+    """One outbound message as reports and logs show it: a view over the stored record.
 
-    bulk_id: str | None
-    message_id: str
-    to: str
-    sender: str | None
-    text: str | None
-    sent_at: datetime
-    done_at: datetime | None
-    sms_count: int
+    Why a wrapper and not a copy: the views used to repeat every field of the record, so a new
+    field needed an edit here too. Only what the dialects see differently is spelled out (``to``,
+    times as datetimes, the outcome's status and error, the price); every other attribute
+    (``message_id``, ``bulk_id``, ``sender``, ``text``, ``sms_count``, ...) is the record's own.
+    """
+
+    record: MessageRecord
     price: Price
-    status: Status
-    error: ErrorInfo
     mccmnc: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "record":  # not set yet (copy/pickle): never recurse
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def to(self) -> str:
+        return self.record.destination
+
+    @property
+    def sent_at(self) -> datetime:
+        """When it left, or when it was accepted while it has not."""
+        r = self.record
+        return _utc(r.sent_at if r.sent_at is not None else r.created_at)  # type: ignore[return-value]
+
+    @property
+    def done_at(self) -> datetime | None:
+        return _utc(self.record.done_at)
+
+    @property
+    def status(self) -> Status:
+        return self.record.outcome.status
+
+    @property
+    def error(self) -> ErrorInfo:
+        return self.record.outcome.error
 
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    message_id: str
-    sender: str
-    to: str
-    text: str | None
-    clean_text: str | None
-    keyword: str | None
-    received_at: datetime
-    sms_count: int
+    """One received SMS as the inbox shows it: a view over the stored record (see
+    ``SentMessage`` for why); ``message_id``, ``sender``, ``keyword``, ``clean_text``,
+    ``sms_count``, ``complete``... are the record's own."""
+
+    record: InboundRecord
     price: Price
-    complete: bool = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "record":
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def to(self) -> str:
+        return self.record.receiver
+
+    @property
+    def text(self) -> str | None:
+        """The text, or binary content as upper-case hex."""
+        r = self.record
+        return r.text if r.text is not None else (r.data.hex().upper() if r.data else None)
+
+    @property
+    def received_at(self) -> datetime:
+        return _utc(self.record.received_at)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -210,21 +249,7 @@ class Gateway:
     # ---- reading ----
 
     def _view(self, m: MessageRecord) -> SentMessage:
-        outcome = m.outcome
-        price = Price(self.config.account.price_per_message, self.config.account.currency)  # per one SMS
-        return SentMessage(
-            bulk_id=m.bulk_id,
-            message_id=m.message_id,
-            to=m.destination,
-            sender=m.sender,
-            text=m.text,
-            sent_at=_utc(m.sent_at if m.sent_at is not None else m.created_at),  # type: ignore[arg-type]
-            done_at=_utc(m.done_at),
-            sms_count=m.sms_count,
-            price=price,
-            status=outcome.status,
-            error=outcome.error,
-        )
+        return SentMessage(m, Price(self.config.account.price_per_message, self.config.account.currency))
 
     @staticmethod
     def _limit(limit: int | None, default: int) -> int:
@@ -266,18 +291,7 @@ class Gateway:
         return self._view(rec) if rec else None
 
     def _received(self, r: InboundRecord) -> ReceivedMessage:
-        return ReceivedMessage(
-            message_id=r.message_id,
-            sender=r.sender,
-            to=r.receiver,
-            text=r.text if r.text is not None else (r.data.hex().upper() if r.data else None),
-            clean_text=r.clean_text,
-            keyword=r.keyword,
-            received_at=_utc(r.received_at),  # type: ignore[arg-type]
-            sms_count=r.sms_count,
-            price=Price(0.0, self.config.account.currency),
-            complete=r.complete,
-        )
+        return ReceivedMessage(r, Price(0.0, self.config.account.currency))
 
     def inbox(self, account: Account, limit: int | None = None) -> list[ReceivedMessage]:
         return [self._received(r) for r in self.store.take_inbound(account.id, self._limit(limit, 50))]

@@ -22,7 +22,7 @@ from gateway.lifecycle import Outcome, RejectReason
 from gateway.numbers import normalise_number
 from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
 from gateway.statuses import Status
-from gateway.store import NewMessage, NewPart
+from gateway.store import MessageRecord, NewPart
 
 REF_SPACE = 65536  # concatenation references are 16 bits (8-bit ones use the low octet)
 BINARY_DCS = 0x04  # 8-bit data, the default data coding of a binary message
@@ -75,7 +75,7 @@ class SubmitPlan:
     """What one request becomes: the records to store (all or none) and the answer."""
 
     bulk_id: str | None
-    records: tuple[NewMessage, ...]
+    records: tuple[MessageRecord, ...]
     answer: Accepted
 
     @property
@@ -168,7 +168,7 @@ def plan_submit(
     body = _plan_body(req, options)
     expires = now + options.validity_minutes * 60  # type: ignore[operator]
     bulk_id = req.bulk_id or (new_id() if len(req.destinations) > 1 else None)
-    records: list[NewMessage] = []
+    records: list[MessageRecord] = []
     answers: list[AcceptedMessage] = []
     seen: set[str] = set()
     for dest in req.destinations:
@@ -184,7 +184,7 @@ def plan_submit(
         sms_count = len(parts) or body.sms_count
         rejected = outcome.state is lifecycle.MessageState.REJECTED
         records.append(
-            NewMessage(
+            MessageRecord(
                 message_id=message_id,
                 account_id=account_id,
                 bulk_id=bulk_id,
@@ -199,9 +199,7 @@ def plan_submit(
                 expires_at=expires,
                 parts=parts,
                 options={"status_report": options.status_report, "flash": options.flash},
-                state=outcome.state,
-                status_name=outcome.status_name,
-                error_id=outcome.error_id,
+                outcome=outcome,
             )
         )
         answers.append(AcceptedMessage(to, message_id, sms_count, lifecycle.submit_status(outcome)))

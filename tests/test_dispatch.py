@@ -12,7 +12,7 @@ from gateway.config import SendingConfig
 from gateway.dispatch import Dispatcher
 from gateway.errors import AtCommandError, CmsError, ModemUnavailableError, SendInDoubtError
 from gateway.lifecycle import InDoubtPolicy, MessageState
-from gateway.store import NewMessage, NewPart, Store
+from gateway.store import MessageRecord, NewPart, Store
 
 
 class ScriptedModem:
@@ -44,7 +44,7 @@ def account(store: Store) -> int:
 def _queue(store: Store, account: int, clock: ManualClock, message_id: str = "m", parts: int = 1, report: bool = True, validity: float = 3600) -> None:
     now = clock.now().timestamp()
     store.insert_messages([
-        NewMessage(
+        MessageRecord(
             message_id=message_id, account_id=account, bulk_id=None, sender=None, destination="41793026727",
             text="x", data=None, encoding="gsm7", sms_count=parts, concat_ref=1, created_at=now,
             expires_at=now + validity,

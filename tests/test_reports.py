@@ -8,7 +8,7 @@ from gateway.clock import ManualClock
 from gateway.reports import ReportMatcher
 from gateway.sms import encode_status_report
 from gateway.lifecycle import MessageState
-from gateway.store import NewMessage, NewPart, Store
+from gateway.store import MessageRecord, NewPart, Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -25,7 +25,7 @@ def account(store: Store) -> int:
 
 def _sent(store: Store, account: int, message_id: str, mrs: list[int | None], at: float, dest: str = "41793026727") -> None:
     store.insert_messages([
-        NewMessage(message_id=message_id, account_id=account, bulk_id=None, sender=None, destination=dest, text="x",
+        MessageRecord(message_id=message_id, account_id=account, bulk_id=None, sender=None, destination=dest, text="x",
                    data=None, encoding="gsm7", sms_count=len(mrs), concat_ref=0, created_at=at, expires_at=at + 86400,
                    parts=tuple(NewPart(i + 1, len(mrs), "00", 1) for i in range(len(mrs))), options={"status_report": True})
     ])
@@ -131,7 +131,7 @@ def _racing_dispatcher(store: Store, clock: ManualClock, modem: _RacingModem):
 
 def _queued(store: Store, account: int, message_id: str, at: float, dest: str = "41793026727") -> None:
     store.insert_messages([
-        NewMessage(message_id=message_id, account_id=account, bulk_id=None, sender=None, destination=dest, text="x",
+        MessageRecord(message_id=message_id, account_id=account, bulk_id=None, sender=None, destination=dest, text="x",
                    data=None, encoding="gsm7", sms_count=1, concat_ref=0, created_at=at, expires_at=at + 86400,
                    parts=(NewPart(1, 1, "00", 1),), options={"status_report": True})
     ])
@@ -173,7 +173,7 @@ def test_an_in_doubt_part_takes_reports_only_within_its_own_window(store, accoun
     so a report today is not its report, although it is inside the 3-day TP-MR window."""
     at = T0.timestamp() - 2 * 86400
     store.insert_messages([
-        NewMessage(message_id="m", account_id=account, bulk_id=None, sender=None, destination="41793026727",
+        MessageRecord(message_id="m", account_id=account, bulk_id=None, sender=None, destination="41793026727",
                    text="x", data=None, encoding="gsm7", sms_count=1, concat_ref=0, created_at=at,
                    expires_at=at + 3600, parts=(NewPart(1, 1, "00", 1),), options={"status_report": True})
     ])

@@ -11,6 +11,7 @@ from gateway.errors import UnexpectedReplyError
 from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, normalise_number
 from gateway.lifecycle import MessageState
 from gateway.store import Store
+from gateway.store.records import InboundRecord
 from tests.hashing import CHEAP_HASHER
 
 
@@ -164,9 +165,9 @@ def test_balance_without_modem(gw: Gateway, alice) -> None:
 
 def test_inbox_logs_filters(gw: Gateway, alice, store: Store) -> None:
     for sender, text in (("4479", "STOP now"), ("4478", "")):
-        store.insert_inbound(message_id=sender, sender=sender, receiver="447700900001", text=text or None, data=None,
+        store.insert_inbound(InboundRecord(message_id=sender, sender=sender, receiver="447700900001", text=text or None, data=None,
                              keyword="STOP" if text else None, clean_text="now" if text else None, sms_count=1,
-                             complete=True, received_at=1.0)
+                             complete=True, received_at=1.0))
     assert [m.message_id for m in gw.inbox_logs(alice, keyword="stop")] == ["4479"]
     assert [m.message_id for m in gw.inbox_logs(alice, no_keyword=True)] == ["4478"]
     assert len(gw.inbox_logs(alice, to="+44 7700 900001")) == 2
@@ -300,3 +301,26 @@ def test_concurrent_duplicate_message_id_answers_rejected_not_400(gw: Gateway, a
     assert gw.store.message(alice.id, "shared-id").destination == "41793026709"  # the winner's
     assert gw.store.message(alice.id, "loser-own") is not None
     assert calls.count("loser") == 2  # planned again after the race, not refused
+
+
+def test_a_sent_message_view_wraps_its_record(gw: Gateway, alice) -> None:
+    accepted = gw.submit(alice, SubmitRequest(destinations=(Destination("41793026727"),), sender="InfoSMS", text="hi"))
+    view = gw.message(alice, accepted.messages[0].message_id)
+    assert view is not None and view.record == gw.store.message(alice.id, view.message_id)
+    rec = view.record
+    assert (view.to, view.sender, view.text, view.sms_count, view.bulk_id) == (rec.destination, "InfoSMS", "hi", 1, None)
+    assert view.sent_at.timestamp() == rec.created_at and view.sent_at.tzinfo is not None  # not sent yet
+    assert view.done_at is None
+    assert (view.status, view.error) == (rec.outcome.status, rec.outcome.error)
+    assert view.status.name == "PENDING_ENROUTE"
+    assert view.encoding == "gsm7"  # every record field reaches the view without a view edit
+
+
+def test_a_received_message_view_wraps_its_record(gw: Gateway, alice, store: Store) -> None:
+    stored = store.insert_inbound(InboundRecord(message_id="b", sender="4479", receiver="4470", text=None,
+                                                data=b"\x01\xab", keyword=None, clean_text=None, sms_count=1,
+                                                complete=True, received_at=5.0))
+    [view] = gw.inbox(alice)
+    assert view.record == stored
+    assert (view.to, view.text, view.sender, view.received_at.timestamp()) == ("4470", "01AB", "4479", 5.0)
+    assert view.price.price_per_message == 0.0

@@ -27,7 +27,6 @@ from gateway.store.records import (
     InboundRecord,
     LogFilter,
     MessageRecord,
-    NewMessage,
     NewPart,
     PartJob,
     RawReportRecord,
@@ -36,7 +35,7 @@ from gateway.store.records import (
 from gateway.store.writer import Writer, WriterObserver, driver_cause, is_driver_error
 
 __all__ = [
-    "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewMessage", "NewPart", "PartJob",
+    "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewPart", "PartJob",
     "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "STATEMENT_CACHE", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
 ]
 

@@ -1,12 +1,13 @@
 """SQL of the inbound side: received messages, their parts, who has read them."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 import peewee as pw
 
 from gateway.store.models import Tables
-from gateway.store.records import InboundRecord, StoredInboundPart, inbound_record
+from gateway.store.records import InboundRecord, StoredInboundPart, inbound_record, inbound_values
 from gateway.store.writer import Writer
 
 
@@ -24,20 +25,12 @@ class InboundStore:
 
     def insert_inbound(
         self,
+        record: InboundRecord,
         *,
-        message_id: str,
-        sender: str,
-        receiver: str,
-        text: str | None,
-        data: bytes | None,
-        keyword: str | None,
-        clean_text: str | None,
-        sms_count: int,
-        complete: bool,
-        received_at: float,
         consumed_parts: Iterable[tuple[str, int, int, int]] = (),
         dedup_key: str | None = None,
     ) -> InboundRecord | None:
+        received_at = record.received_at
         t = self.tables
 
         def job() -> InboundRecord | None:
@@ -60,19 +53,8 @@ class InboundStore:
                 t.InboundSeen.insert_many(
                     [dict(key=k, seen_at=received_at) for k in keys]
                 ).on_conflict_replace().execute()
-            row = t.Inbound.create(
-                message_id=message_id,
-                sender=sender,
-                receiver=receiver,
-                text=text,
-                data=data,
-                keyword=keyword,
-                clean_text=clean_text,
-                sms_count=sms_count,
-                complete=complete,
-                received_at=received_at,
-            )
-            return inbound_record(row)
+            row = t.Inbound.create(**inbound_values(record))
+            return replace(record, pk=row.id)
 
         return self.writer.run(job)
 

@@ -10,6 +10,7 @@ import functools
 import json
 import operator
 import sqlite3
+from dataclasses import replace
 from typing import Any, Sequence
 
 import peewee as pw
@@ -24,16 +25,21 @@ from gateway.lifecycle import (
     ReportCandidate,
 )
 from gateway.store.models import Tables
-from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob, message_record
+from gateway.store.records import (
+    MESSAGE_INSERT_COLUMNS,
+    LogFilter,
+    MessageRecord,
+    PartJob,
+    message_record,
+    message_values,
+)
 from gateway.store.writer import Writer
 
 FINAL_STATES = tuple(s.value for s in lifecycle.FINAL_STATES)  # as stored
 _QUEUED, _SENDING, _SENT = PartState.QUEUED.value, PartState.SENDING.value, PartState.SENT.value
 
-_INSERT_MESSAGE = (
-    'INSERT INTO "message" ("message_id", "account_id", "bulk_id", "sender", "destination", "text", '
-    '"data", "encoding", "sms_count", "state", "status_name", "error_id", "concat_ref", "created_at", '
-    '"done_at", "expires_at", "report_unread", "options") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+_INSERT_MESSAGE = 'INSERT INTO "message" ({}) VALUES ({})'.format(
+    ", ".join(f'"{c}"' for c in MESSAGE_INSERT_COLUMNS), ", ".join("?" * len(MESSAGE_INSERT_COLUMNS))
 )
 _INSERT_PART = (
     'INSERT INTO "part" ("message_id", "seq", "total", "pdu", "tpdu_length", "state", "attempts", '
@@ -50,26 +56,20 @@ class OutboundStore:
 
     # ---- accepting ----
 
-    def insert_messages(self, messages: Sequence[NewMessage]) -> None:
-        """All messages of one request in one transaction: all are accepted, or none.
+    def insert_messages(self, messages: Sequence[MessageRecord]) -> list[MessageRecord]:
+        """All messages of one request in one transaction: all are accepted, or none. Returns
+        them as stored (with ``pk``).
 
         This is the hot path of every send request, so it runs fixed SQL text rather than
         building each statement through the ORM (which cost ~10x the SQLite work itself).
         """
 
-        def job() -> None:
+        def job() -> list[MessageRecord]:
             cursor = self.db.cursor()
+            stored: list[MessageRecord] = []
             for m in messages:
                 try:
-                    cursor.execute(
-                        _INSERT_MESSAGE,
-                        (
-                            m.message_id, m.account_id, m.bulk_id, m.sender, m.destination, m.text,
-                            m.data, m.encoding, m.sms_count, m.state.value, m.status_name, m.error_id,
-                            m.concat_ref, m.created_at, m.created_at if m.state.final else None,
-                            m.expires_at, m.state.final, json.dumps(m.options),
-                        ),
-                    )
+                    cursor.execute(_INSERT_MESSAGE, message_values(m))
                 except sqlite3.IntegrityError:
                     raise DuplicateMessageIdError(m.message_id) from None
                 pk = cursor.lastrowid
@@ -78,8 +78,10 @@ class OutboundStore:
                         _INSERT_PART,
                         [(pk, p.seq, p.total, p.pdu, p.tpdu_length, _QUEUED, m.created_at) for p in m.parts],
                     )
+                stored.append(replace(m, pk=pk))
+            return stored
 
-        self.writer.run(job)
+        return self.writer.run(job)
 
     def existing_message_ids(self, account_id: int, message_ids: Sequence[str]) -> set[str]:
         """Which of these caller-supplied ids the account already has: one statement of fixed

@@ -27,7 +27,6 @@ from gateway.store.records import (
     InboundRecord,
     LogFilter,
     MessageRecord,
-    NewMessage,
     PartJob,
     RawReportRecord,
     StoredInboundPart,
@@ -62,8 +61,9 @@ class AccountStorage(Protocol):
 class AcceptStorage(Protocol):
     """The accept and read side of outbound messages (what the service needs)."""
 
-    def insert_messages(self, messages: Sequence[NewMessage]) -> None:
-        """Atomically insert every message of one request with its parts: all or none.
+    def insert_messages(self, messages: Sequence[MessageRecord]) -> list[MessageRecord]:
+        """Atomically insert every message of one request with its parts: all or none, and
+        return them as stored (each with its ``pk``).
 
         DuplicateMessageIdError (nothing inserted) when a ``message_id`` exists for its account
         or repeats within ``messages``. A message whose state is final is inserted with
@@ -178,21 +178,12 @@ class InboundStorage(Protocol):
 
     def insert_inbound(
         self,
+        record: InboundRecord,
         *,
-        message_id: str,
-        sender: str,
-        receiver: str,
-        text: str | None,
-        data: bytes | None,
-        keyword: str | None,
-        clean_text: str | None,
-        sms_count: int,
-        complete: bool,
-        received_at: float,
         consumed_parts: Iterable[InboundGroup] = (),
         dedup_key: str | None = None,
     ) -> InboundRecord | None:
-        """Atomically store a received message, delete the waiting parts it was assembled from
+        """Atomically store a received message (returned with its ``pk``), delete the waiting parts it was assembled from
         (``consumed_parts``) and remember their dedup keys, or store nothing and return None:
 
         - ``dedup_key`` (what was received: originator, SCTS, reference, part, content) was

@@ -1,10 +1,11 @@
 """The values the store hands out and takes in: frozen dataclasses, never peewee rows."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
 
-from gateway.lifecycle import MessageState, Outcome, outcome_of
+from gateway.lifecycle import MessageState, Outcome, accepted, outcome_of
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,17 @@ class NewPart:
 
 
 @dataclass(frozen=True)
-class NewMessage:
+class MessageRecord:
+    """One outbound message: what the service plans, the store takes, and the store returns.
+
+    Why one type for both directions: the message used to be spelled out as a "new" and a
+    "stored" dataclass, in the insert SQL and in the row conversion, so a field took ~6 edits.
+    Every field here except ``pk``, ``outcome``, ``options`` and ``parts`` is a column of the
+    same name (``MESSAGE_COLUMNS``), and the insert statement and the row conversion are
+    derived from that list. ``pk`` is None until stored; ``parts`` are the PDUs to queue and
+    are empty when read back (the dispatcher reads parts as ``PartJob``).
+    """
+
     message_id: str
     account_id: int
     bulk_id: str | None
@@ -36,36 +47,45 @@ class NewMessage:
     concat_ref: int
     created_at: float
     expires_at: float
-    parts: tuple[NewPart, ...]
-    options: dict[str, Any]
-    state: MessageState = MessageState.ACCEPTED
-    status_name: str | None = None
-    error_id: int = 0
-
-
-@dataclass(frozen=True)
-class MessageRecord:
-    pk: int
-    message_id: str
-    account_id: int
-    bulk_id: str | None
-    sender: str | None
-    destination: str
-    text: str | None
-    encoding: str
-    sms_count: int
-    state: MessageState
-    status_name: str | None
-    error_id: int
-    created_at: float
-    sent_at: float | None
-    done_at: float | None
-    expires_at: float
+    parts: tuple[NewPart, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    outcome: Outcome = field(default_factory=accepted)
+    sent_at: float | None = None
+    done_at: float | None = None
+    pk: int | None = None
 
     @property
-    def outcome(self) -> Outcome:
-        """State, status and error as one lifecycle value (the three columns read back)."""
-        return outcome_of(self.state, self.status_name, self.error_id)
+    def state(self) -> MessageState:
+        return self.outcome.state
+
+    @property
+    def status_name(self) -> str | None:
+        """The status as persisted (None: the state's own status)."""
+        return self.outcome.status_name
+
+    @property
+    def error_id(self) -> int:
+        return self.outcome.error_id
+
+
+# The MessageRecord fields stored as they are in the "message" column of the same name.
+MESSAGE_COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in fields(MessageRecord) if f.name not in ("pk", "outcome", "options", "parts")
+)
+# Columns the record derives: the Outcome's three, its options as JSON, and the report flag.
+MESSAGE_INSERT_COLUMNS: tuple[str, ...] = MESSAGE_COLUMNS + (
+    "state", "status_name", "error_id", "options", "report_unread",
+)
+
+
+def message_values(m: MessageRecord) -> tuple[Any, ...]:
+    """The values of ``MESSAGE_INSERT_COLUMNS`` for ``m``. A message final when stored (refused
+    before queueing) is done at its creation and reported once."""
+    final = m.outcome.final
+    done_at = m.done_at if m.done_at is not None or not final else m.created_at
+    plain = tuple(done_at if c == "done_at" else getattr(m, c) for c in MESSAGE_COLUMNS)
+    o = m.outcome
+    return plain + (o.state.value, o.status_name, o.error_id, json.dumps(dict(m.options)), final)
 
 
 @dataclass(frozen=True)
@@ -87,7 +107,10 @@ class PartJob:
 
 @dataclass(frozen=True)
 class InboundRecord:
-    pk: int
+    """One received SMS (assembled): what the inbound handler builds, the store takes and
+    returns. Every field but ``pk`` (None until stored) is an "inbound" column of the same
+    name (``INBOUND_COLUMNS``)."""
+
     message_id: str
     sender: str
     receiver: str
@@ -98,6 +121,15 @@ class InboundRecord:
     sms_count: int
     complete: bool
     received_at: float
+    pk: int | None = None
+
+
+INBOUND_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(InboundRecord) if f.name != "pk")
+
+
+def inbound_values(r: InboundRecord) -> dict[str, Any]:
+    """Column values to insert ``r``."""
+    return {c: getattr(r, c) for c in INBOUND_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -131,40 +163,21 @@ class LogFilter:
     limit: int = 50
 
 
+def _column(value: Any) -> Any:
+    """A column value as the records hold it (SQLite may hand a BLOB back as a memoryview)."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
 def message_record(row: Any) -> MessageRecord:
     """``row``: a ``Message`` row of any store's ``Tables``."""
     return MessageRecord(
         pk=row.id,
-        message_id=row.message_id,
-        account_id=row.account_id,
-        bulk_id=row.bulk_id,
-        sender=row.sender,
-        destination=row.destination,
-        text=row.text,
-        encoding=row.encoding,
-        sms_count=row.sms_count,
-        state=MessageState(row.state),
-        status_name=row.status_name,
-        error_id=row.error_id,
-        created_at=row.created_at,
-        sent_at=row.sent_at,
-        done_at=row.done_at,
-        expires_at=row.expires_at,
+        outcome=outcome_of(MessageState(row.state), row.status_name, row.error_id),
+        options=json.loads(row.options),
+        **{c: _column(getattr(row, c)) for c in MESSAGE_COLUMNS},
     )
 
 
 def inbound_record(row: Any) -> InboundRecord:
     """``row``: an ``Inbound`` row of any store's ``Tables``."""
-    return InboundRecord(
-        pk=row.id,
-        message_id=row.message_id,
-        sender=row.sender,
-        receiver=row.receiver,
-        text=row.text,
-        data=bytes(row.data) if row.data is not None else None,
-        keyword=row.keyword,
-        clean_text=row.clean_text,
-        sms_count=row.sms_count,
-        complete=row.complete,
-        received_at=row.received_at,
-    )
+    return InboundRecord(pk=row.id, **{c: _column(getattr(row, c)) for c in INBOUND_COLUMNS})

@@ -18,6 +18,7 @@ from gateway.errors import AtTimeoutError
 from gateway.service import Gateway
 from gateway.sms import decode_pdu
 from gateway.store import Store
+from gateway.store.records import InboundRecord
 from tests.hashing import CHEAP_HASHER
 from tests.api.conftest import ALICE, START, Client, Response, make_config
 
@@ -550,9 +551,9 @@ def test_logs_refusals(client: Client, query: dict[str, str], fragment: str) -> 
 def _inbound(store: Store, clock: ManualClock, message_id: str, text: str, keyword: str | None,
              receiver: str = "41793026727") -> None:
     clean = text.split(" ", 1)[1] if keyword else text
-    store.insert_inbound(message_id=message_id, sender="38598111", receiver=receiver, text=text, data=None,
+    store.insert_inbound(InboundRecord(message_id=message_id, sender="38598111", receiver=receiver, text=text, data=None,
                          keyword=keyword, clean_text=clean, sms_count=1, complete=True,
-                         received_at=clock.now().timestamp())
+                         received_at=clock.now().timestamp()))
     clock.advance(1)
 
 

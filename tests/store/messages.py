@@ -1,12 +1,12 @@
-"""A valid ``NewMessage`` with defaults, for the store tests."""
+"""A valid ``MessageRecord`` with defaults, for the store tests."""
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.store import NewMessage, NewPart
+from gateway.store import MessageRecord, NewPart
 
 
-def new_message(account_id: int, message_id: str, parts: int = 1, **kw: Any) -> NewMessage:
+def new_message(account_id: int, message_id: str, parts: int = 1, **kw: Any) -> MessageRecord:
     base = dict(
         message_id=message_id,
         account_id=account_id,
@@ -24,4 +24,4 @@ def new_message(account_id: int, message_id: str, parts: int = 1, **kw: Any) -> 
         options={"status_report": True},
     )
     base.update(kw)
-    return NewMessage(**base)
+    return MessageRecord(**base)

@@ -5,15 +5,17 @@ Only methods of ``Storage`` are used here: nothing about SQLite, threads or file
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Callable
 
 import pytest
 
 from gateway.errors import DuplicateMessageIdError, ValidationError
 from gateway import lifecycle
-from gateway.lifecycle import InDoubtPolicy, MessageState
+from gateway.lifecycle import InDoubtPolicy, MessageState, RejectReason
 from gateway.store import LogFilter
 from gateway.store.protocol import Storage
+from gateway.store.records import InboundRecord
 from tests.store.messages import new_message as _msg
 
 
@@ -152,8 +154,8 @@ def test_inbound_parts_and_read_once(store: Storage, account: int) -> None:
     assert len(store.add_inbound_part("4479", 5, 8, 2, 2, "world", None, 1.0)) == 1  # duplicate ignored
     parts = store.add_inbound_part("4479", 5, 8, 2, 1, "hello ", None, 2.0)
     assert [p.seq for p in parts] == [1, 2]
-    store.insert_inbound(message_id="i1", sender="4479", receiver="", text="hello world", data=None, keyword="HELLO",
-                         clean_text="world", sms_count=2, complete=True, received_at=3.0,
+    store.insert_inbound(InboundRecord(message_id="i1", sender="4479", receiver="", text="hello world", data=None, keyword="HELLO",
+                         clean_text="world", sms_count=2, complete=True, received_at=3.0),
                          consumed_parts=[("4479", 5, 8, 2)])
     assert store.inbound_group_parts(("4479", 5, 8, 2)) == []
     assert [r.message_id for r in store.take_inbound(account, 10)] == ["i1"]
@@ -164,7 +166,7 @@ def test_inbound_parts_and_read_once(store: Storage, account: int) -> None:
 
 
 def test_prune_keeps_unfinished(store: Storage, account: int) -> None:
-    store.insert_messages([_msg(account, "old-final", state=MessageState.REJECTED, parts=0), _msg(account, "old-queued")])
+    store.insert_messages([_msg(account, "old-final", outcome=lifecycle.rejected(RejectReason.MESSAGE_TOO_LONG), parts=0), _msg(account, "old-queued")])
     assert store.prune(older_than=2000.0) == 1
     assert [r.message_id for r in store.logs(account, LogFilter())] == ["old-queued"]
 
@@ -188,7 +190,7 @@ def test_a_part_is_claimed_by_one_caller_only(store: Storage, account: int) -> N
 
 
 def test_racing_report_readers_get_each_report_once(store: Storage, account: int) -> None:
-    store.insert_messages([_msg(account, f"r{i}", state=MessageState.REJECTED, parts=0) for i in range(30)])
+    store.insert_messages([_msg(account, f"r{i}", outcome=lifecycle.rejected(RejectReason.MESSAGE_TOO_LONG), parts=0) for i in range(30)])
     got: list[str] = []
     lock = threading.Lock()
 
@@ -238,8 +240,8 @@ def test_writes_after_close_are_store_errors(reopen: Callable[[], Storage]) -> N
 
 
 def _inbound(store: Storage, mid: str, at: float, key: str | None = None, consumed=()):  # noqa: ANN202
-    return store.insert_inbound(message_id=mid, sender="4479", receiver="", text="hi", data=None, keyword=None,
-                                clean_text="hi", sms_count=1, complete=True, received_at=at,
+    return store.insert_inbound(InboundRecord(message_id=mid, sender="4479", receiver="", text="hi", data=None, keyword=None,
+                                clean_text="hi", sms_count=1, complete=True, received_at=at),
                                 consumed_parts=consumed, dedup_key=key)
 
 
@@ -274,3 +276,31 @@ def test_prune_forgets_what_was_seen(store: Storage) -> None:
     assert _inbound(store, "i1", 10.0, key="k") is not None
     store.prune(older_than=100.0)
     assert _inbound(store, "i2", 200.0, key="k") is not None
+
+
+def test_a_message_reads_back_as_the_record_it_was_stored_from(store: Storage, account: int) -> None:
+    """One record type in and out: every field survives the round trip, so a field added to
+    MessageRecord that the store forgot to persist fails here."""
+    taken = _msg(account, "rt", parts=2, bulk_id="b1", data=b"\x00\x01", encoding="binary",
+                 options={"status_report": False, "flash": True})
+    [stored] = store.insert_messages([taken])
+    assert stored.pk is not None and taken.pk is None
+    assert store.message(account, "rt") == replace(taken, pk=stored.pk, parts=())
+
+
+def test_a_refused_message_reads_back_with_its_outcome(store: Storage, account: int) -> None:
+    refused = lifecycle.rejected(RejectReason.MESSAGE_TOO_LONG)
+    [stored] = store.insert_messages([_msg(account, "no", parts=0, outcome=refused)])
+    back = store.message(account, "no")
+    assert back == replace(stored, done_at=stored.created_at)  # final when stored: done at once
+    assert (back.outcome, back.status_name) == (refused, "REJECTED_MESSAGE_TOO_LONG")
+
+
+def test_an_inbound_sms_reads_back_as_the_record_it_was_stored_from(store: Storage, account: int) -> None:
+    taken = InboundRecord(message_id="in1", sender="4479", receiver="4470", text=None, data=b"\xff\x00",
+                          keyword="K", clean_text="rest", sms_count=3, complete=False, received_at=9.5)
+    stored = store.insert_inbound(taken)
+    assert stored is not None and stored.pk is not None and taken.pk is None
+    assert stored == replace(taken, pk=stored.pk)
+    assert store.take_inbound(account, 10) == [stored]
+    assert store.inbound_logs() == [stored]

@@ -14,6 +14,7 @@ from gateway.reports import ReportMatcher
 from gateway.lifecycle import MessageState
 from gateway.store import SCHEMA_VERSION, Store
 from gateway.store.protocol import Storage
+from gateway.store.records import InboundRecord
 
 V1_DUMP = Path(__file__).parent / "data" / "schema_v1.sql"
 
@@ -55,8 +56,8 @@ def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> None:
         # schema 3: parts carry their dedup key, stored messages are remembered
         assert len(store.add_inbound_part("4479", 5, 8, 2, 1, "a", None, 1.0, dedup_key="k1")) == 1
         assert store.add_inbound_part("4479", 5, 8, 2, 2, "b", None, 1.0, dedup_key="k2") != []
-        assert store.insert_inbound(message_id="i", sender="4479", receiver="", text="ab", data=None, keyword=None,
-                                    clean_text="ab", sms_count=2, complete=True, received_at=2.0,
+        assert store.insert_inbound(InboundRecord(message_id="i", sender="4479", receiver="", text="ab", data=None, keyword=None,
+                                    clean_text="ab", sms_count=2, complete=True, received_at=2.0),
                                     consumed_parts=[("4479", 5, 8, 2)]) is not None
         assert store.add_inbound_part("4479", 5, 8, 2, 2, "b", None, 3.0, dedup_key="k2") == []
     assert _version(path) == SCHEMA_VERSION == 3 and "inbound_seen" in _tables(path)
