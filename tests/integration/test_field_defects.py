@@ -122,9 +122,7 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
 
 
 @pytest.mark.parametrize("profile, modem_config", [
-    pytest.param("sim7600", {}, id="sim7600-stored", marks=pytest.mark.xfail(
-        strict=True, reason="issue 9 item 2: choose ds=2 where AT+CNMI=? offers it (SIM7600: reports stored "
-        "in SR, +CDSI) and read the stored reports at start")),
+    pytest.param("sim7600", {}, id="sim7600-stored"),
     pytest.param("sim800", {"csms": 1}, id="sim800-csms1-redelivered"),
 ])
 def test_reports_emitted_while_stopped_are_not_lost(tmp_path: Path, make_emu: Callable[..., EmulatedModem],
