@@ -62,9 +62,11 @@ class AtChannel:
     """Commands and URCs over one pyserial port (a ``SerialBase`` with a read timeout)."""
 
     def __init__(self, port: Any, on_urc: Callable[[Urc], None], *, name: str = "modem",
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK,
+                 on_broken: Callable[[Exception], None] | None = None) -> None:
         self._port = port
         self._on_urc = on_urc
+        self._on_broken = on_broken  # told at once when the reader dies (a USB node vanished)
         self._name = name
         self._clock = clock
         self._command_lock = threading.Lock()   # one command in flight
@@ -286,6 +288,11 @@ class AtChannel:
                 log.warning("%s: serial read failed: %s", self._name, exc)
                 self._broken = exc
                 self.abort(f"serial port failed: {exc}")
+                if self._on_broken is not None:
+                    try:
+                        self._on_broken(exc)
+                    except Exception:  # noqa: BLE001 - the reader is ending anyway
+                        log.exception("%s: on_broken failed", self._name)
                 return
             if data:
                 spurious = 0

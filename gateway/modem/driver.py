@@ -17,7 +17,8 @@ import serial
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.errors import (AtTimeoutError, CmsError, ModemUnavailableError, SendInDoubtError)
 from gateway.modem.at import AtChannel, Urc, UrcKind
-from gateway.modem.errors import CmsPolicy, ModemRebootedError, SendNotSentError, classify_cms
+from gateway.modem.errors import (CmsPolicy, ModemRebootedError, PortUnavailableError,
+                                  SendNotSentError, classify_cms)
 from gateway.modem.health import (EventKind, HealthTracker, ModemEvent, ModemHealth, ModemState,
                                   Registration, SimState)
 from gateway.modem.power import PowerSwitch
@@ -64,6 +65,8 @@ class ModemSettings:
     sms_ready_poll_s: float = 0.5
     under_voltage_backoff_s: float = 30.0
     retry_interval_s: float = 60.0     # after the recovery ladder failed, start over after this
+    port_retry_interval_s: float = 5.0  # a port that cannot be opened (not there yet): retry
+    handover_retry_s: float = 5.0      # a stored SMS/report the listener refused: rescan after
 
 
 SerialFactory = Callable[..., Any]
@@ -239,12 +242,16 @@ class Modem:
             port = self._serial_factory(self.port_url, baudrate=self.profile.baudrate,
                                         timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise ModemUnavailableError(f"cannot open {self.port_url}: {exc}") from exc
+            raise PortUnavailableError(f"cannot open {self.port_url}: {exc}") from exc
         channel = AtChannel(port, self._on_urc, name=f"modem-{self.profile.name}",
-                            clock=self.clock)
+                            clock=self.clock, on_broken=self._on_port_broken)
         channel.start()
         self._channel = channel
         return channel
+
+    def _on_port_broken(self, exc: Exception) -> None:
+        """The reader died: recover now, not at the next health poll (a swapped modem)."""
+        self._supervisor.post("port", str(exc))
 
     @property
     def channel(self) -> AtChannel | None:
@@ -285,6 +292,7 @@ class Modem:
                                       else {"status_reports": 1}))
                 return True
         self.emit(EventKind.ERROR, error)
+        self._supervisor.post("rescan-soon", kind)  # it stays stored: try again shortly
         return False
 
     # --- URCs (on the AT channel's URC thread) -----------------------------------------------

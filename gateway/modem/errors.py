@@ -45,6 +45,11 @@ class ModemRebootedError(ModemUnavailableError):
         self.line = line  # the URC that ended the command ("RDY", "NORMAL POWER DOWN"...)
 
 
+class PortUnavailableError(ModemUnavailableError):
+    """The serial port cannot be opened (not plugged in yet, a USB node renumbering): it is
+    tried again after ``port_retry_interval_s``, not after the ladder's long retry."""
+
+
 class NotSentReason(Enum):
     """Why an AT+CMGS dialog that reached the prompt certainly did not send its SMS."""
 

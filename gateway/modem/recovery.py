@@ -112,12 +112,12 @@ class Recovery:
         m.tracker.count(recoveries=1)
         m.emit(EventKind.RECOVERY, f"recovering: {reason}")
         channel: AtChannel | None
+        port_error: ModemUnavailableError | None = None
         try:
             channel = self.s.channel()
-            port_error = ""
         except ModemUnavailableError as exc:
             channel = None
-            port_error = str(exc)
+            port_error = exc
             m.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
         if channel is not None:
             m.emit(EventKind.RECOVERY, "step 1: re-sync (ESC, AT)")
@@ -134,8 +134,8 @@ class Recovery:
             if self._soft_reset(channel) and self.s.initialise():
                 return
         if m.power is None:
-            if port_error:
-                raise LadderExhausted(port_error)
+            if port_error is not None:
+                raise port_error
             m.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
                                        "AT+CFUN=1,1; power-cycle the modem by hand")
             raise LadderExhausted("modem unresponsive after AT+CFUN=1,1 and no PWRKEY pin")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
                             ModemUnavailableError)
 from gateway.modem.at import AtChannel, Urc
-from gateway.modem.errors import ModemRebootedError, ReplyFormatError
+from gateway.modem.errors import ModemRebootedError, PortUnavailableError, ReplyFormatError
 from gateway.modem.health import EventKind, ModemState, SimState
 from gateway.modem.inbox import Inbox
 from gateway.modem.recovery import LadderExhausted, PoweredDown, Recovery, is_power_down
@@ -99,6 +99,12 @@ class Supervisor:
                     return
             except PoweredDown:
                 reason = "power-down"
+                continue
+            except PortUnavailableError as exc:
+                self._failed(str(exc))
+                reason = "retry after failure"
+                if stop.is_set() or self.sleep(self.m.settings.port_retry_interval_s):
+                    return
                 continue
             except LadderExhausted as exc:
                 self._failed(str(exc))
@@ -229,7 +235,10 @@ class Supervisor:
         while not self.m.stopping.is_set():
             item = self._next_item(min(next_poll, next_scan) - clock.monotonic())
             try:
-                if item is not None:
+                if item is not None and item[0] == "rescan-soon":
+                    next_scan = min(next_scan, clock.monotonic() + settings.handover_retry_s)
+                    reason = None
+                elif item is not None:
                     reason = self._handle(*item)
                 elif clock.monotonic() >= next_poll:
                     next_poll = clock.monotonic() + settings.health_interval_s
@@ -290,6 +299,11 @@ class Supervisor:
             return None
         if kind == "poll":
             return self._poll()
+        if kind == "port":
+            channel = self.m.channel
+            if channel is None or channel.broken is not None:
+                return f"serial port failed: {payload}"
+            return None  # already reopened since
         return None
 
     def _rebooted(self, what: str) -> str:
