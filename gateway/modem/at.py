@@ -19,7 +19,7 @@ from gateway.errors import (AtCommandError, AtTimeoutError, ModemUnavailableErro
                             SendInDoubtError)
 from gateway.modem.codes import (ABORTING, PREFIX_URCS, TWO_LINE_RESPONSES, TWO_LINE_URCS,
                                  AtResponse, Urc, UrcKind, classify_urc, final_error,
-                                 is_boot_banner, is_final, is_hex, line_prefix)
+                                 is_boot_banner, is_final, is_hex, is_power_down, line_prefix)
 from gateway.modem.errors import ModemRebootedError, NotSentReason, SendNotSentError
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ class AtChannel:
     def _abort_locked(self, reason: str, line: str = "") -> None:
         pending = self._pending
         if pending is not None and not pending.done.is_set():
-            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line)
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line,
+                                               power_down=bool(line) and is_power_down(line))
             pending.done.set()
 
     def _install(self, command: str, expect: Sequence[str], raw: bool,

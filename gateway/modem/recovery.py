@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from gateway.errors import AtCommandError, AtTimeoutError, ModemUnavailableError
 from gateway.modem.at import AtChannel
-from gateway.modem.errors import ModemRebootedError
+from gateway.modem.errors import LadderExhausted, PoweredDown
 from gateway.modem.health import EventKind, ModemState
 from gateway.modem.session import probe
 
@@ -26,17 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-class LadderExhausted(Exception):
-    """Every recovery step failed; the supervisor waits and starts over."""
-
-
-class PoweredDown(Exception):
-    """The modem announced a power-down (under-voltage...) in the middle of a step."""
-
-
-def is_power_down(exc: ModemRebootedError) -> bool:
-    return "DOWN" in exc.line or "OFF" in exc.line
+__all__ = ["LadderExhausted", "PoweredDown", "Recovery"]
 
 
 class Recovery:
