@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-SUITES = ("codec", "drain", "api_inprocess", "http_accept")
+SUITES = ("codec", "drain", "api_inprocess", "http_accept", "hostile")
 
 
 def main(argv: list[str] | None = None) -> int:

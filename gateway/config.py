@@ -9,10 +9,12 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 from gateway.errors import ConfigError
+from gateway.lifecycle import InDoubtPolicy
 
 ENV_PREFIX = "SIMGATE_"
 # gpiozero pin factories by config name ("" = gpiozero's own choice); gateway.runtime builds them.
@@ -107,9 +109,16 @@ class SendingConfig:
     max_attempts: int = 8
     # What to do with a part whose AT+CMGS outcome is unknown (crash or time-out after Ctrl-Z):
     # "assume_sent" never risks a duplicate; "resend" never risks a loss.
-    in_doubt: str = "assume_sent"
+    in_doubt: InDoubtPolicy = InDoubtPolicy.ASSUME_SENT
     # Per-modem rate limit, messages per minute (0 = unlimited).
     rate_per_minute: float = 0.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    # Messages one account may queue per minute (a token bucket: a minute's worth at once, then
+    # at that rate); 0 = unlimited. Over it, a send is refused whole with HTTP 429.
+    messages_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     sending: SendingConfig = field(default_factory=SendingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -157,14 +167,14 @@ class Config:
     def validate(self) -> Config:
         if not 0 < self.http.port < 65536:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
+        if self.limits.messages_per_minute < 0:
+            raise ConfigError("limits.messages_per_minute must be 0 (unlimited) or more")
         if self.http.threads < 1:
             raise ConfigError("http.threads must be at least 1")
         if self.http.connection_limit < 2:
             raise ConfigError("http.connection_limit must be at least 2")
         if not (self.http.channel_timeout > 0 and self.http.cleanup_interval > 0):
             raise ConfigError("http.channel_timeout and http.cleanup_interval must be positive")
-        if self.sending.in_doubt not in ("assume_sent", "resend"):
-            raise ConfigError("sending.in_doubt must be 'assume_sent' or 'resend'")
         if not 1 <= self.sending.max_parts <= 255:
             raise ConfigError("sending.max_parts must be 1-255")
         if self.emulator.timing not in ("fast", "demo", "real"):
@@ -184,6 +194,10 @@ class Config:
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = get_origin(kind)
+    if isinstance(kind, type) and issubclass(kind, Enum):  # the config edge: strings in, Enums out
+        if value not in {m.value for m in kind}:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(m.value) for m in kind)}")
+        return kind(value)
     try:
         if kind is bool:
             if isinstance(value, bool):

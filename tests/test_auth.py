@@ -269,3 +269,29 @@ def test_login_names_over_the_cap_are_refused_unchecked_and_logged_bounded(
 ])
 def test_client_key_groups_an_ipv6_host_by_its_64(address: str, key: str) -> None:
     assert client_key(address) == key
+
+
+def test_login_hashes_run_on_at_most_max_parallel_threads() -> None:
+    """Each thread that runs scrypt keeps its 16 MiB in its own malloc arena: 16 request
+    threads checking passwords kept 16 x 16 MiB resident (bench/hostile.py)."""
+    clock = ManualClock()
+    hasher = CountingHasher(n=16, r=1, p=1)
+    seen: set[tuple[int, str]] = set()
+    lock = threading.Lock()
+    original = hasher.verify
+
+    def verify(password: str, stored: str) -> bool:
+        with lock:
+            seen.add((threading.get_ident(), threading.current_thread().name))
+        return original(password, stored)
+
+    object.__setattr__(hasher, "verify", verify)
+    g = _guard({}, clock, hasher=hasher, max_parallel=2, busy_timeout=10)
+    callers = [threading.Thread(target=g.check, args=(f"u{i}", "wrong", "c")) for i in range(16)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(10)
+    assert len(hasher.calls) == 16
+    assert 1 <= len(seen) <= 2
+    assert all(name.startswith("password-check") for _ident, name in seen)

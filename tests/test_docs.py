@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.statuses import STATE_STATUS, MessageState
+from gateway.lifecycle import STATE_STATUS, MessageState
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

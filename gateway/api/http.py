@@ -27,6 +27,7 @@ from gateway.errors import (
     LoginBusyError,
     ModemError,
     NotFoundError,
+    QuotaExceededError,
     StoreError,
     UnexpectedReplyError,
     ValidationError,
@@ -152,6 +153,7 @@ COMMON_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule(ValidationError, 400),
     ErrorRule(DuplicateMessageIdError, 400),
     ErrorRule(NotFoundError, 404),
+    ErrorRule(QuotaExceededError, 429, logging.INFO, {"Retry-After": "60"}),
     # Not a 401: the credentials may be right, the check was not run; a client told "wrong
     # password" would stop, one told 503 with Retry-After retries.
     ErrorRule(LoginBusyError, 503, logging.WARNING, {"Retry-After": "1"}),
@@ -299,11 +301,30 @@ def mount_dialect(root: bottle.Bottle, prefix: str, app: bottle.Bottle) -> None:
     server writes itself (a body over the cap, broken chunking: ``gateway.api.server``) have
     the shape of the dialect the request was for.
     """
-    root.mount(prefix.rstrip("/") + "/", app.wsgi)
+    root.mount(prefix.rstrip("/") + "/", _pep3333_path(app))
     plugin = api_plugin(app)
     if plugin is not None:
         root.config[MOUNTS_KEY] = (*root.config.get(MOUNTS_KEY, ()),
                                    (prefix.rstrip("/") + "/", plugin))
+
+
+def _pep3333_path(app: bottle.Bottle) -> Callable[..., Any]:
+    """``app.wsgi`` given PATH_INFO as PEP 3333 has it (UTF-8 bytes as latin-1 characters).
+
+    The parent Bottle hands a mounted app PATH_INFO already decoded from UTF-8, and the mounted
+    app decodes it again: ``/restapi/%E2%80%A8`` (U+2028) was a 500 (latin-1 cannot encode it)
+    and ``/restapi/%C3%A9`` lost its ``é``. Re-encoded here, each app decodes it once.
+    """
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        decoded = environ.get("PATH_INFO", "")
+        environ["PATH_INFO"] = decoded.encode("utf-8", "surrogateescape").decode("latin-1")
+        try:
+            return app.wsgi(environ, start_response)
+        finally:
+            environ["PATH_INFO"] = decoded
+
+    return wsgi
 
 
 def api_plugin(app: bottle.Bottle) -> ApiPlugin | None:

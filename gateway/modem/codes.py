@@ -134,6 +134,14 @@ def classify_urc(line: str) -> UrcKind | None:
     return None
 
 
+def is_boot_banner(line: str) -> bool:
+    """A line a modem only says while it (re)starts: RDY, +CFUN: 1, +CPIN: READY, Call Ready,
+    SMS Ready, SMS DONE, PB DONE.  ``+CPIN: READY`` also follows a PIN entry, which never
+    happens inside an AT+CMGS dialog, the one place this is asked."""
+    stripped = line.strip()
+    return classify_urc(stripped) is UrcKind.BOOT or stripped.upper() == "+CPIN: READY"
+
+
 def final_error(command: str, final: str) -> AtCommandError | None:
     """The exception a final result code stands for (None for OK)."""
     if final == "OK":

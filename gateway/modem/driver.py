@@ -17,7 +17,7 @@ import serial
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.errors import (AtTimeoutError, CmsError, ModemUnavailableError, SendInDoubtError)
 from gateway.modem.at import AtChannel, Urc, UrcKind
-from gateway.modem.errors import CmsPolicy, ModemRebootedError, classify_cms
+from gateway.modem.errors import CmsPolicy, ModemRebootedError, SendNotSentError, classify_cms
 from gateway.modem.health import (EventKind, HealthTracker, ModemEvent, ModemHealth, ModemState,
                                   Registration, SimState)
 from gateway.modem.power import PowerSwitch
@@ -58,7 +58,6 @@ class ModemSettings:
     use_cmms: bool = True
     health_interval_s: float = 30.0
     rescan_interval_s: float = 600.0   # AT+CMGL=4 even without +CMTI: nothing stored is forgotten
-    ussd_balance_code: str | None = None
     probe_attempts: int = 3
     probe_timeout_s: float = 1.0
     registration_poll_s: float = 2.0
@@ -113,6 +112,8 @@ class Modem:
         if self._thread is not None:
             self._thread.join(self.settings.command_timeout_s + 5)
         channel = self._channel
+        if not power_off and channel is not None and channel.broken is None and self.ready:
+            self._supervisor.park(channel)
         if power_off and channel is not None and channel.broken is None:
             self.powering_off = True
             try:
@@ -170,6 +171,14 @@ class Modem:
             if not isinstance(exc.__cause__, ModemRebootedError):  # a reboot has its own URC
                 self.tracker.count(timeouts=1)
                 self._supervisor.post("timeout", str(exc))
+            raise
+        except SendNotSentError as exc:
+            # Certainly not sent: the caller requeues without counting an attempt; the
+            # supervisor checks the modem (banners already reached it as URCs, an echo alone
+            # is found by the poll) and re-initialises it.
+            self.tracker.count(not_sent=1)
+            self.emit(EventKind.NOT_SENT, f"{exc.reason.value}: {exc}")
+            self._supervisor.post("poll", str(exc))
             raise
         except AtTimeoutError as exc:
             self.tracker.count(timeouts=1)
@@ -318,8 +327,15 @@ class Modem:
         if self.hand_over(kind, urc.body) and self.cnma_needed and self._channel is not None:
             try:
                 self._channel.command("AT+CNMA", timeout=self.settings.command_timeout_s)
+            except CmsError as exc:
+                if classify_cms(exc.code).policy is CmsPolicy.SKIP:  # 340: nothing to ack (a
+                    log.debug("AT+CNMA: %s", exc)            # +CDS flushed from the buffer)
+                    return
+                self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
+                self._supervisor.post("poll", "AT+CNMA failed")   # routing may be dropped
             except Exception as exc:  # noqa: BLE001 - the network will redeliver; record it
                 self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
+                self._supervisor.post("poll", "AT+CNMA failed")
 
 
 __all__ = ["Modem", "ModemEvent", "ModemHealth", "ModemListener", "ModemSettings",

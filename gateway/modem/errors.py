@@ -45,6 +45,27 @@ class ModemRebootedError(ModemUnavailableError):
         self.line = line  # the URC that ended the command ("RDY", "NORMAL POWER DOWN"...)
 
 
+class NotSentReason(Enum):
+    """Why an AT+CMGS dialog that reached the prompt certainly did not send its SMS."""
+
+    REBOOTED_AT_PROMPT = "rebooted-at-prompt"  # a boot banner between "> " and our Ctrl-Z
+    PDU_ECHOED = "pdu-echoed"                  # our PDU came back as a command-mode echo
+
+
+class SendNotSentError(ModemUnavailableError):
+    """The modem restarted inside the AT+CMGS dialog before it could take Ctrl-Z: not sent.
+
+    A subclass of ``ModemUnavailableError`` on purpose: the dispatcher requeues the part
+    without counting an attempt, exactly as for a modem that was not ready.  A restart after
+    the modem took Ctrl-Z stays a ``SendInDoubtError``.
+    """
+
+    def __init__(self, message: str, reason: NotSentReason, line: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.line = line  # the banner or echo that proved it
+
+
 class ReplyFormatError(ModemError, ValueError):
     """A modem reply did not have the shape its command promises."""
 

@@ -21,7 +21,7 @@ from gateway.modem.inbox import Inbox
 from gateway.modem.recovery import LadderExhausted, PoweredDown, Recovery, is_power_down
 from gateway.modem.replies import parse_cops, parse_cpsi_mode, parse_csq, split_fields
 from gateway.modem.session import (SessionInfo, configure_sms, query_registration, query_sim,
-                                   read_identity, unlock_sim, wait_sms_ready)
+                                   read_identity, routes_inline, unlock_sim, wait_sms_ready)
 
 if TYPE_CHECKING:
     from gateway.modem.driver import Modem
@@ -312,10 +312,54 @@ class Supervisor:
             self._poll_values(channel)
         if channel.echoes > self._echo_baseline:
             return self._rebooted("command echo is back on: the modem lost its settings")
+        self._check_routing(channel)
         if sim is SimState.READY and self.m.tracker.get().state is ModemState.NO_SIM:
             return "SIM ready again"
         self._derive_state()
         return None
+
+    def _check_routing(self, channel: AtChannel) -> None:
+        """Restore AT+CNMI when the modem dropped it.
+
+        With AT+CSMS=1 a +CMT/+CDS that is not acknowledged in time (the gateway was down, the
+        store refused it, an AT+CMGS held the line) makes the modem set mt and ds to 0 (TS 27.005
+        3.4.1): from then on nothing would be announced, and reports would be thrown away.
+        """
+        session = self._session
+        if session is None or not session.cnmi:
+            return
+        t = self.m.settings.command_timeout_s
+        try:
+            current = channel.command("AT+CNMI?", expect=("+CNMI",), timeout=t).first("+CNMI")
+        except (CmsError, CmeError, AtCommandError) as exc:
+            log.debug("AT+CNMI?: %s", exc)
+            return
+        if current is None or split_fields(current)[:4] == split_fields(session.cnmi)[:4]:
+            return
+        channel.command(f"AT+CNMI={session.cnmi}", timeout=t)
+        self.m.emit(EventKind.ERROR, f"the modem had dropped new-message routing (AT+CNMI: "
+                                     f"{current}); restored {session.cnmi}")
+
+    def park(self, channel: AtChannel) -> None:
+        """Before a graceful stop: have the modem hold inline SMS and reports until next start.
+
+        ``+CMT``/``+CDS`` exist only on the wire; with nobody reading the port they are lost.
+        CNMI mode 0 buffers them in the modem, and the next start's AT+CNMI (bfr=0) flushes
+        them to us; AT+CSMS=0 first, because with service 1 an acknowledgement nobody can send
+        would make the modem drop routing altogether.  A kill -9 cannot do this (see
+        docs/modem.md for what is recovered then).
+        """
+        session = self._session
+        if session is None or not routes_inline(session.cnmi):
+            return
+        t = self.m.settings.command_timeout_s
+        fields = split_fields(session.cnmi)
+        try:
+            if session.cnma_needed:
+                channel.command("AT+CSMS=0", expect=("+CSMS",), timeout=t)
+            channel.command("AT+CNMI=" + ",".join(["0", *fields[1:]]), timeout=t)
+        except (AtTimeoutError, ModemUnavailableError, CmsError, CmeError, AtCommandError) as exc:
+            log.info("could not park inline routing before stopping: %s", exc)
 
     def _poll_values(self, channel: AtChannel) -> None:
         t = self.m.settings.command_timeout_s

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pytest
 import waitress
 
 from gateway.api import DIALECTS, build_app
+from gateway.api.server import stop_server
 from gateway.service import Gateway
 from tests.api.conftest import ALICE, Client
 
@@ -47,9 +48,9 @@ def server(gateway: Gateway) -> Iterator[tuple[str, int]]:
     try:
         yield "127.0.0.1", srv.effective_port
     finally:
-        srv.close()
-        srv.task_dispatcher.shutdown()
+        stop_server(srv)  # srv.close() from here raced the loop's select (EBADF in its thread)
         thread.join(5)
+        srv.task_dispatcher.shutdown()
         assert not thread.is_alive()
 
 

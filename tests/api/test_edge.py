@@ -209,3 +209,13 @@ def test_idle_connections_are_closed_after_the_channel_timeout(gateway: Gateway)
             started = time.monotonic()
             assert sock.recv(1) == b""  # the server closed it
             assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize("path", ["/restapi/sms/1/logs/%E2%80%A8", "/restapi/%E2%82%AC",
+                                  "/restapi/sms/1/logs/%C3%A9"])
+def test_a_non_latin1_path_under_a_dialect_is_a_404_not_a_500(server: tuple[str, int],
+                                                              path: str) -> None:
+    """Found by bench/hostile.py: bottle decoded the path twice for a mounted app."""
+    answer = exchange(server, request_head(path, AUTH, "Connection: close", method="GET"))
+    assert answer.status == 404
+    assert service_exception(answer)["messageId"] == "NOT_FOUND"

@@ -17,8 +17,8 @@ import pytest
 
 from gateway.clock import Clock, ManualClock
 from gateway.emulator import EmulatedModem, Timing, VirtualNetwork
+from gateway.lifecycle import MessageState
 from gateway.runtime import open_serial
-from gateway.statuses import MessageState
 from tests.integration.conftest import wait_for
 from tests.integration.test_gateway_faults import Stack, build_stack
 
@@ -54,8 +54,6 @@ def sent_once(stack: Stack, number: str, timeout: float = 5) -> None:
 
 # --- item 1: a reboot between the "> " prompt and Ctrl-Z ---------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 1: a boot banner or the echo of its own PDU in command "
-                   "mode after the prompt means not sent: the driver must requeue, not assume sent")
 @pytest.mark.parametrize("profile, banners", [("sim800", "after"), ("sim800", "before"), ("sim7600", "after")])
 def test_reset_inside_the_prompt_loses_no_message(tmp_path: Path, make_emu: Callable[..., EmulatedModem],
                                                   profile: str, banners: str) -> None:
@@ -124,9 +122,7 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
 
 
 @pytest.mark.parametrize("profile, modem_config", [
-    pytest.param("sim7600", {}, id="sim7600-stored", marks=pytest.mark.xfail(
-        strict=True, reason="issue 9 item 2: choose ds=2 where AT+CNMI=? offers it (SIM7600: reports stored "
-        "in SR, +CDSI) and read the stored reports at start")),
+    pytest.param("sim7600", {}, id="sim7600-stored"),
     pytest.param("sim800", {"csms": 1}, id="sim800-csms1-redelivered"),
 ])
 def test_reports_emitted_while_stopped_are_not_lost(tmp_path: Path, make_emu: Callable[..., EmulatedModem],
@@ -171,8 +167,6 @@ def inbox_after_the_reassembly_timeout(stack: Stack) -> list[Any]:
     return stack.gateway.inbox(stack.account)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 5: deduplicate inbound parts within a window "
-                   "(originator, SCTS, reference, part): a part redelivered after assembly starts no new group")
 def test_part_redelivered_after_assembly_is_stored_once(tmp_path: Path) -> None:
     for stack in build_stack(tmp_path):
         text = "a long message, " * 12
@@ -187,8 +181,6 @@ def test_part_redelivered_after_assembly_is_stored_once(tmp_path: Path) -> None:
         assert len(stack.store.inbound_logs()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 5: an identical single SMS (originator, SCTS, text) "
-                   "delivered twice is stored and returned once")
 def test_identical_single_sms_delivered_twice_is_stored_once(tmp_path: Path) -> None:
     for stack in build_stack(tmp_path):
         stack.emu.inject_sms("+41791234567", "only once, please")

@@ -22,7 +22,7 @@ from gateway.modem.driver import Modem
 from gateway.modem.profiles import load_profile
 from gateway.runtime import Runtime, assemble, emulator_pins
 from gateway.service import Destination, Gateway, SubmitRequest
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import Store
 from tests.integration.conftest import CHEAP_HASHER, wait_for
 

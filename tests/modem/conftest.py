@@ -35,6 +35,7 @@ class Recorder:
         self.reports: list[str] = []
         self.events: list[ModemEvent] = []
         self.fail_deliver = False
+        self.fail_reports = False
         self._cond = threading.Condition()
 
     def on_deliver(self, pdu: str) -> None:
@@ -46,6 +47,8 @@ class Recorder:
 
     def on_status_report(self, pdu: str) -> None:
         with self._cond:
+            if self.fail_reports:
+                raise RuntimeError("database is locked")
             self.reports.append(pdu)
             self._cond.notify_all()
 
