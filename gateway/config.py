@@ -136,6 +136,12 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ServiceStackConfig:
+    # Seconds an /immediate send waits for the AT+CMGS outcome of every part before answering.
+    immediate_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -149,6 +155,7 @@ class Config:
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    servicestack: ServiceStackConfig = field(default_factory=ServiceStackConfig)
 
     @property
     def database_path(self) -> Path:
@@ -179,6 +186,8 @@ class Config:
             raise ConfigError("modem.probe_attempts must be at least 1")
         if self.modem.pin_factory not in PIN_FACTORIES:
             raise ConfigError(f"modem.pin_factory must be one of {', '.join(repr(n) for n in PIN_FACTORIES)}")
+        if not 0 <= self.servicestack.immediate_timeout <= 600:
+            raise ConfigError("servicestack.immediate_timeout must be 0-600 seconds")
         return self
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from gateway.api.servicestack import build_servicestack_app
 from gateway.clock import ManualClock
 from gateway.config import Config, all_keys
 from gateway.errors import GatewayError
@@ -154,6 +155,8 @@ PROBES: dict[str, Probe] = {
                                      {**NOT_EMULATOR, "account.balance_ussd": "*100#"}),
     "account.currency": Probe("GBP", logged_price),
     "account.price_per_message": Probe(0.05, logged_price),
+    "servicestack.immediate_timeout": Probe(
+        5.0, lambda rt: build_servicestack_app(rt.gateway).config["servicestack.immediate_timeout"]),
     "log.numbers": Probe(True, lambda rt: (str(rt.gateway._number("41793026727")),
                                            str(rt.inbound._number("41793026727")))),
 }
