@@ -9,10 +9,12 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 from gateway.errors import ConfigError
+from gateway.lifecycle import InDoubtPolicy
 
 ENV_PREFIX = "SIMGATE_"
 # gpiozero pin factories by config name ("" = gpiozero's own choice); gateway.runtime builds them.
@@ -69,7 +71,7 @@ class ModemConfig:
     prompt_timeout: float = 10.0
     # "" chooses from AT+CNMI=? (+CMTI for SMS, +CDS for reports); else the AT+CNMI= arguments.
     cnmi: str = ""
-    # -1 leaves AT+CSMS alone; 0 or 1 sets it (0: the modem acknowledges +CMT/+CDS itself).
+    # -1 chooses (1 where SMS/reports are routed inline and offered); 0 or 1 sets it.
     csms: int = -1
     use_cmms: bool = True
     health_interval: float = 30.0
@@ -80,6 +82,8 @@ class ModemConfig:
     sms_ready_poll: float = 0.5
     under_voltage_backoff: float = 30.0
     retry_interval: float = 60.0
+    port_retry_interval: float = 5.0
+    handover_retry: float = 5.0
     # Power the modem off (AT+CPOWD=1 / AT+CPOF) when simgate stops.
     power_off_on_stop: bool = False
     # GPIO pin factory for PWRKEY ("" = gpiozero's default; "mock" for tests and the demo).
@@ -107,9 +111,16 @@ class SendingConfig:
     max_attempts: int = 8
     # What to do with a part whose AT+CMGS outcome is unknown (crash or time-out after Ctrl-Z):
     # "assume_sent" never risks a duplicate; "resend" never risks a loss.
-    in_doubt: str = "assume_sent"
+    in_doubt: InDoubtPolicy = InDoubtPolicy.ASSUME_SENT
     # Per-modem rate limit, messages per minute (0 = unlimited).
     rate_per_minute: float = 0.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    # Messages one account may queue per minute (a token bucket: a minute's worth at once, then
+    # at that rate); 0 = unlimited. Over it, a send is refused whole with HTTP 429.
+    messages_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,7 @@ class Config:
     modem: ModemConfig = field(default_factory=ModemConfig)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     sending: SendingConfig = field(default_factory=SendingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -164,14 +176,14 @@ class Config:
     def validate(self) -> Config:
         if not 0 < self.http.port < 65536:
             raise ConfigError(f"http.port must be 1-65535, not {self.http.port}")
+        if self.limits.messages_per_minute < 0:
+            raise ConfigError("limits.messages_per_minute must be 0 (unlimited) or more")
         if self.http.threads < 1:
             raise ConfigError("http.threads must be at least 1")
         if self.http.connection_limit < 2:
             raise ConfigError("http.connection_limit must be at least 2")
         if not (self.http.channel_timeout > 0 and self.http.cleanup_interval > 0):
             raise ConfigError("http.channel_timeout and http.cleanup_interval must be positive")
-        if self.sending.in_doubt not in ("assume_sent", "resend"):
-            raise ConfigError("sending.in_doubt must be 'assume_sent' or 'resend'")
         if not 1 <= self.sending.max_parts <= 255:
             raise ConfigError("sending.max_parts must be 1-255")
         if self.emulator.timing not in ("fast", "demo", "real"):
@@ -181,7 +193,7 @@ class Config:
         if self.modem.baudrate < 0:
             raise ConfigError("modem.baudrate must be 0 (the profile's) or a positive rate")
         if self.modem.csms not in (-1, 0, 1):
-            raise ConfigError("modem.csms must be -1 (leave alone), 0 or 1")
+            raise ConfigError("modem.csms must be -1 (choose), 0 or 1")
         if self.modem.probe_attempts < 1:
             raise ConfigError("modem.probe_attempts must be at least 1")
         if self.modem.pin_factory not in PIN_FACTORIES:
@@ -193,6 +205,10 @@ class Config:
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
     origin = get_origin(kind)
+    if isinstance(kind, type) and issubclass(kind, Enum):  # the config edge: strings in, Enums out
+        if value not in {m.value for m in kind}:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(m.value) for m in kind)}")
+        return kind(value)
     try:
         if kind is bool:
             if isinstance(value, bool):

@@ -3,7 +3,8 @@
 It claims the next due part (the store moves it to 'sending', our in-doubt state), hands the PDU
 to the modem and records what came back. Transient failures are retried with exponential backoff
 and jitter until the validity period is over; permanent ones end the message; a send whose
-outcome is unknown follows ``sending.in_doubt``.
+outcome is unknown follows ``sending.in_doubt``. Which state, status and error a message ends
+with is the lifecycle's decision (``gateway.lifecycle``); this module only decides *when*.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from gateway.errors import (
     ModemUnavailableError,
     SendInDoubtError,
 )
-from gateway.modem.errors import CmsPolicy, classify_cme, classify_cms
-from gateway.statuses import MessageState, error_by_id
+from gateway import lifecycle
+from gateway.lifecycle import InDoubtPolicy, PartState
+from gateway.modem.errors import CmsInfo, CmsPolicy, classify_cme, classify_cms
 from gateway.store import PartJob, Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Dispatcher:
         self.store = store
         self.modem = modem
         self.config = config
+        # Parsed here too, so a config built in code with the plain string still works.
+        self.in_doubt_policy = InDoubtPolicy(config.in_doubt)
         self.clock = clock
         self.rng = rng or random.Random()
         self.stats = DispatchStats()
@@ -77,11 +81,12 @@ class Dispatcher:
     # ---- lifecycle ----
 
     def start(self) -> None:
-        recovered = self.store.recover_in_doubt(self.clock.now().timestamp(), self.config.in_doubt == "resend")
+        becomes = lifecycle.in_doubt(self.in_doubt_policy)
+        recovered = self.store.recover_in_doubt(self.clock.now().timestamp(), self.in_doubt_policy)
         for message_id, seq in recovered:
             log.warning(
                 "message %s part %d was being sent when simgate stopped: %s",
-                message_id, seq, "queued again" if self.config.in_doubt == "resend" else "assumed sent",
+                message_id, seq, "queued again" if becomes is PartState.QUEUED else "assumed sent",
             )
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
         self._thread.start()
@@ -149,11 +154,12 @@ class Dispatcher:
             mr = self.modem.send(job.pdu, job.tpdu_length, more_to_follow=more)
         except SendInDoubtError as exc:
             self._in_doubt(job, str(exc))
-        except (CmsError, CmeError) as exc:
-            info = classify_cms(exc.code) if isinstance(exc, CmsError) else classify_cme(exc.code if exc.code is not None else exc.text)
-            self._refused(job, exc, info.policy, info.permanent, info.meaning)
-        except AtCommandError as exc:
-            self._refused(job, exc, CmsPolicy.RETRY, False, "ERROR")
+        except CmsError as exc:
+            self._refused(job, exc, classify_cms(exc.code))
+        except CmeError as exc:
+            self._refused(job, exc, classify_cme(exc.code if exc.code is not None else exc.text))
+        except AtCommandError as exc:  # a bare ERROR: transient, no catalogue error closer than unknown
+            self._refused(job, exc, classify_cms(None))
         except ModemUnavailableError as exc:
             log.info("message %s part %d: modem unavailable (%s), kept in the queue", job.message_id, job.seq, exc)
             self.store.release_part(job.part_id, self.clock.now().timestamp() + UNAVAILABLE_RETRY)
@@ -169,28 +175,27 @@ class Dispatcher:
     def _in_doubt(self, job: PartJob, reason: str) -> None:
         self.stats.in_doubt += 1
         now = self.clock.now().timestamp()
-        if self.config.in_doubt == "resend":
+        if lifecycle.in_doubt(self.in_doubt_policy) is PartState.QUEUED:
             log.warning("message %s part %d: outcome unknown (%s); sending again (may duplicate)", job.message_id, job.seq, reason)
             self.store.record_part_retry(job.part_id, f"in doubt: {reason}", now + self._backoff(job.attempts))
         else:
             log.warning("message %s part %d: outcome unknown (%s); assumed sent", job.message_id, job.seq, reason)
             self.store.record_part_sent(job.part_id, None, now, job.status_report)
 
-    def _refused(self, job: PartJob, exc: AtCommandError, policy: CmsPolicy, permanent: bool, meaning: str) -> None:
+    def _refused(self, job: PartJob, exc: AtCommandError, info: CmsInfo) -> None:
         now = self.clock.now().timestamp()
-        reason = f"{exc.kind} {exc.code if exc.code is not None else ''} {meaning}".strip()
-        if permanent or policy is CmsPolicy.PERMANENT or job.attempts >= self.config.max_attempts:
+        reason = " ".join(str(w) for w in (exc.kind, exc.code, info.meaning) if w is not None)
+        for_good = info.permanent or info.policy is CmsPolicy.PERMANENT
+        if for_good or job.attempts >= self.config.max_attempts:
             self.stats.failed += 1
-            refused = permanent or policy is CmsPolicy.PERMANENT
             log.error(
                 "message %s part %d %s: %s", job.message_id, job.seq,
-                "refused for good" if refused else f"failed {job.attempts} times", reason,
+                "refused for good" if for_good else f"failed {job.attempts} times", reason,
             )
-            error = error_by_id(classify_cms(exc.code).error_id if isinstance(exc, CmsError) else 255)
-            status = "UNDELIVERABLE_REJECTED_OPERATOR" if refused else "UNDELIVERABLE_NOT_DELIVERED"
-            self.store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, status, error.id, now, reason)
+            outcome = lifecycle.refused(permanent=for_good, error_id=info.error_id)
+            self.store.fail_message(job.message_pk, outcome, now, reason)
             return
-        if policy in (CmsPolicy.HOLD, CmsPolicy.RECONFIGURE):
+        if info.policy in (CmsPolicy.HOLD, CmsPolicy.RECONFIGURE):
             # The modem or our configuration cannot send anything now (no SIM, no network, no
             # SMSC): the message is not at fault, so it keeps its place and its attempts.
             log.warning("message %s part %d: modem cannot send (%s), held", job.message_id, job.seq, reason)
@@ -200,7 +205,7 @@ class Dispatcher:
         if retry_at >= job.expires_at:
             self.stats.expired += 1
             log.warning("message %s: validity ends before the next retry (%s), expired", job.message_id, reason)
-            self.store.fail_message(job.message_pk, MessageState.EXPIRED, "EXPIRED_EXPIRED", 4101, now, reason)
+            self.store.fail_message(job.message_pk, lifecycle.expired(), now, reason)
             return
         self.stats.retried += 1
         log.warning("message %s part %d: %s, retry in %.1f s", job.message_id, job.seq, reason, retry_at - now)

@@ -125,6 +125,23 @@ class SendInDoubtError(ModemError):
         self.command = command
 
 
+class QuotaExceededError(GatewayError):
+    """An account would send more than ``limits.messages_per_minute``: nothing of the request
+    was accepted. ``retry_after``: seconds until it would fit (None: it never fits, the request
+    alone is larger than a minute's quota)."""
+
+    def __init__(self, limit: int, requested: int, retry_after: float | None) -> None:
+        if retry_after is None:
+            text = f"quota: {requested} messages in one request, the account may send {limit} per minute"
+        else:
+            text = (f"quota: the account may send {limit} messages per minute; "
+                    f"{requested} more fit in {retry_after:.1f} s")
+        super().__init__(text)
+        self.limit = limit
+        self.requested = requested
+        self.retry_after = retry_after
+
+
 # --- Store -----------------------------------------------------------------------------------
 
 

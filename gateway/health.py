@@ -52,8 +52,10 @@ class Health:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Ready to accept messages: the database answers. The modem is not asked: a gateway whose
-    modem is down still accepts and queues, which is what load balancers and systemd should see."""
+    """Ready to accept messages: the database answers and would take a write now. The modem is
+    not asked: a gateway whose modem is down still accepts and queues, which is what load
+    balancers and systemd should see. A database that reads but cannot write (read-only file,
+    disk full, WAL replaced) is not ready: every send would be refused."""
 
     ready: bool
     reason: str = ""
@@ -67,6 +69,15 @@ class HealthSource(Protocol):
     def counts_by_state(self) -> Mapping[str, int]: ...
 
     def modem_events(self, limit: int = 50) -> Sequence[tuple[float, str, str]]: ...
+
+
+class ReadinessSource(Protocol):
+    """What readiness asks of the store: one read, and ``writable()`` (None, or why a write
+    would fail now; bounded by the store's busy timeout)."""
+
+    def queued_parts(self) -> int: ...
+
+    def writable(self) -> str | None: ...
 
 
 class ModemHealthView(Protocol):
@@ -92,11 +103,14 @@ def report(store: HealthSource, modem: ModemHealthView | None, *, clock: Clock,
     )
 
 
-def readiness(store: HealthSource) -> Readiness:
+def readiness(store: ReadinessSource) -> Readiness:
     try:
         store.queued_parts()
+        problem = store.writable()
     except Exception as exc:  # noqa: BLE001 - any failure to read is "not ready", with its reason
         return Readiness(False, f"database: {exc}")
+    if problem is not None:
+        return Readiness(False, f"database not writable: {problem}")
     return Readiness(True)
 
 

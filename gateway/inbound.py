@@ -6,6 +6,7 @@ delivered with what came after ``inbound.reassembly_timeout``, marked incomplete
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from typing import Sequence
@@ -58,12 +59,24 @@ class InboundHandler:
         return self.handle(sms, pdu)
 
     def handle(self, sms: Deliver, pdu: str | None = None) -> InboundRecord | None:
+        """Store the SMS (or its part); None when nothing new is complete, including when it
+        was received before (a redelivery is dropped here and deleted from the SIM)."""
         sender = sms.sender.number
+        key = dedup_key(sms)
         if sms.concat is None or sms.concat.total <= 1:
-            return self._store(sender=sender, text=sms.text, data=sms.data, parts=1, complete=True)
+            rec = self._store(sender=sender, text=sms.text, data=sms.data, parts=1, complete=True, key=key)
+            if rec is None:
+                log.warning("inbound SMS from %s (SCTS %s) received again: already stored, dropped",
+                            self._number(sender), sms.timestamp.isoformat())
+            return rec
         c = sms.concat
         now = self.clock.now().timestamp()
-        parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now, pdu)
+        parts = self.store.add_inbound_part(sender, c.ref, c.ref_bits, c.total, c.seq, sms.text, sms.data, now, pdu,
+                                            dedup_key=key)
+        if not parts:
+            log.warning("inbound part %d/%d (ref %d) from %s received again after its message was stored: dropped",
+                        c.seq, c.total, c.ref, self._number(sender))
+            return None
         log.info("inbound part %d/%d (ref %d) from %s", c.seq, c.total, c.ref, self._number(sender))
         if len(parts) < c.total:
             return None
@@ -82,7 +95,7 @@ class InboundHandler:
 
     def _assemble(
         self, group: tuple[str, int, int, int], parts: list[StoredInboundPart], complete: bool
-    ) -> InboundRecord:
+    ) -> InboundRecord | None:
         by_seq = {p.seq: p for p in parts}
         total = group[3]
         if all(p.data is not None and p.text is None for p in parts):
@@ -104,7 +117,8 @@ class InboundHandler:
         parts: int,
         complete: bool,
         consumed: Sequence[tuple[str, int, int, int]] = (),
-    ) -> InboundRecord:
+        key: str | None = None,
+    ) -> InboundRecord | None:
         keyword, clean = split_keyword(text, self.config.keywords)
         rec = self.store.insert_inbound(
             message_id=str(uuid.uuid4()),
@@ -118,9 +132,25 @@ class InboundHandler:
             complete=complete,
             received_at=self.clock.now().timestamp(),
             consumed_parts=consumed,
+            dedup_key=key,
         )
+        if rec is None:
+            return None
         log.info("inbound message %s from %s stored (%d parts%s)", rec.message_id, self._number(sender), parts, "" if complete else ", incomplete")
         return rec
+
+
+def dedup_key(sms: Deliver) -> str:
+    """What identifies one received SMS or part across deliveries: originator, SCTS (the SC's
+    own time stamp, kept on redelivery), concatenation reference and part, and the content
+    (TP-UD as on the wire), so two different texts sent in the same second never collide."""
+    c = sms.concat
+    ident = "\x1f".join((
+        sms.sender.number, sms.timestamp.isoformat(),
+        f"{c.ref}/{c.ref_bits}/{c.total}/{c.seq}" if c is not None else "-",
+        sms.user_data.hex(), sms.text or "", (sms.data or b"").hex(),
+    ))
+    return hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _raw_bytes(pdu: str) -> bytes:

@@ -1,10 +1,10 @@
 """Status reports: match an SMS-STATUS-REPORT to the part it reports on, then update the message.
 
-TP-MR is one octet and wraps every 256 sends, so a report is matched by (TP-MR, recipient, time
-window), newest first. A part whose AT+CMGS outcome was in doubt has no TP-MR; a report for the
-same recipient that matches nothing else is taken to be its report (that is how an in-doubt send
-is later proven delivered). The matching itself is one store transaction (``apply_status_report``),
-and a report that outruns the recording of its send is kept pending until that send is recorded.
+The rules are the lifecycle's (``gateway.lifecycle.match_report`` and ``report``): by TP-MR,
+recipient and time window, newest first; held while a part to that recipient is still sending
+(the report may be its own); else taken by an in-doubt part within its own window (that is how an
+in-doubt send is later proven delivered). The store runs them in one transaction
+(``apply_status_report``); this module decodes, keeps what it cannot decode, and logs.
 """
 from __future__ import annotations
 
@@ -12,17 +12,11 @@ import logging
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.sms import StatusReport, decode_pdu
 from gateway.errors import PduError
+from gateway.lifecycle import number_suffix
 from gateway.logsafe import shown
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
-
-SUFFIX_DIGITS = 9  # national vs international forms of one number share their last digits
-
-
-def number_suffix(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())
-    return digits[-SUFFIX_DIGITS:] if digits else number
 
 
 class ReportMatcher:
@@ -52,9 +46,9 @@ class ReportMatcher:
         msg = self.store.apply_status_report(number_suffix(report.recipient.number), report.reference, report.status, now)
         if msg is None:
             self.unmatched += 1
-            # Usually the report outran the recording of its own send; the store keeps it pending.
+            # Usually the report outran the recording of its own send; the store holds it.
             log.debug(
-                "status report TP-MR %d for %s (TP-ST 0x%02X) matches no sent part yet: kept pending",
+                "status report TP-MR %d for %s (TP-ST 0x%02X) matches no sent part yet: held",
                 report.reference, report.recipient.number, report.status,
             )
             return

@@ -145,6 +145,8 @@ def modem_settings(config: Config) -> ModemSettings:
         sms_ready_poll_s=m.sms_ready_poll,
         under_voltage_backoff_s=m.under_voltage_backoff,
         retry_interval_s=m.retry_interval,
+        port_retry_interval_s=m.port_retry_interval,
+        handover_retry_s=m.handover_retry,
     )
 
 
@@ -343,7 +345,7 @@ def assemble(config: Config, *, clock: Clock = SYSTEM_CLOCK, serial_factory: Ser
              hasher: PasswordHasher = DEFAULT_HASHER) -> Runtime:
     """Build (not start) the gateway ``config`` describes. ConfigError when it cannot be built."""
     state_dir = Path(config.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # texts and hashes live here
     profile = modem_profile(config)
     store = Store.open(config.database_path, group_commit_max=config.database.group_commit_max)
     built: list[Callable[[], None]] = [store.close]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Protocol
@@ -22,9 +21,8 @@ from gateway.errors import (
     AtTimeoutError,
     DuplicateMessageIdError,
     FeatureUnavailableError,
-    EncodingError,
-    MessageTooLongError,
     ModemUnavailableError,
+    StoreError,
     UnexpectedReplyError,
     ValidationError,
 )
@@ -34,69 +32,25 @@ from gateway.health import report as health_report
 from gateway.logsafe import NumberPolicy
 from gateway.modem.health import ModemHealth
 from gateway.numbers import normalise_number
-from gateway.sms import SubmitOptions, TextPlan, encode_binary, encode_planned, plan_text
-from gateway.statuses import (
-    ACCEPTED_STATUS,
-    NO_ERROR,
-    STATE_STATUS,
-    STATUSES,
-    ErrorInfo,
-    MessageState,
-    Status,
-    error_by_id,
-)
-from gateway.store import (
-    InboundRecord,
-    LogFilter,
-    MessageRecord,
-    NewMessage,
-    NewPart,
-    Store,
+from gateway import lifecycle
+from gateway.lifecycle import MessageState
+from gateway.statuses import STATUS_GROUPS, ErrorInfo, Status
+from gateway.store import InboundRecord, LogFilter, MessageRecord, Store
+from gateway.submit import (  # noqa: F401 - the value types are the service's API too
+    MAX_DESTINATIONS,
+    REF_SPACE,
+    Accepted,
+    AcceptedMessage,
+    Destination,
+    SendQuota,
+    SubmitRequest,
+    plan_submit,
+    validate_request,
 )
 
 log = logging.getLogger(__name__)
 
-_ALNUM_SENDER = re.compile(r"[\x20-\x7e]{1,11}")
-MAX_DESTINATIONS = 10_000
 MAX_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class Destination:
-    to: str
-    message_id: str | None = None
-
-
-@dataclass(frozen=True)
-class SubmitRequest:
-    destinations: tuple[Destination, ...]
-    sender: str | None = None
-    text: str | None = None
-    data: bytes | None = None  # binary message payload
-    data_coding: int | None = None  # binary DCS (0x04 8-bit by default)
-    udh: bytes | None = None  # caller-supplied UDH for binary messages
-    bulk_id: str | None = None
-    flash: bool = False
-    validity_minutes: int | None = None
-    transliteration: str | None = None
-    language_code: str | None = None
-    single_shift: bool | None = None
-    locking_shift: bool | None = None
-    status_report: bool | None = None  # None: sending.status_report from the config
-
-
-@dataclass(frozen=True)
-class AcceptedMessage:
-    to: str
-    message_id: str
-    sms_count: int
-    status: Status
-
-
-@dataclass(frozen=True)
-class Accepted:
-    bulk_id: str | None
-    messages: tuple[AcceptedMessage, ...]
 
 
 @dataclass(frozen=True)
@@ -186,7 +140,8 @@ class Gateway:
         self._number = NumberPolicy(config.log.numbers)  # destinations in log lines
         self.modem = modem
         self._ref_lock = threading.Lock()
-        self._next_ref = (store.last_concat_ref() + 1) % 65536
+        self._next_ref = (store.last_concat_ref() + 1) % REF_SPACE
+        self._quota = SendQuota(config.limits.messages_per_minute, clock=clock)
         self.accounts = Accounts(store, hasher=hasher, clock=clock)
         self._guard = LoginGuard(self.accounts.credentials, failure_delay=config.http.auth_failure_delay,
                                  clock=clock, hasher=hasher)
@@ -208,138 +163,54 @@ class Gateway:
 
     # ---- submitting ----
 
-    def _concat_ref(self) -> int:
+    def _reserve_refs(self, count: int) -> int:
+        """The first of ``count`` consecutive concatenation references for one request."""
         with self._ref_lock:
-            ref = self._next_ref
-            self._next_ref = (ref + 1) % 65536
-            return ref
-
-    def _options(self, req: SubmitRequest) -> SubmitOptions:
-        s = self.config.sending
-        validity = req.validity_minutes if req.validity_minutes is not None else s.validity_minutes
-        if not 1 <= validity <= 2880 * 30:
-            raise ValidationError("validityPeriod must be 1 to 86400 minutes", "validityPeriod")
-        return SubmitOptions(
-            status_report=s.status_report if req.status_report is None else req.status_report,
-            validity_minutes=validity,
-            flash=req.flash,
-            smsc=self.config.modem.smsc or None,
-            transliteration=req.transliteration,
-            language_code=req.language_code,
-            single_shift=req.single_shift,
-            locking_shift=req.locking_shift,
-            ref16=s.ref16,
-            max_parts=s.max_parts,
-        )
+            first = self._next_ref
+            self._next_ref = (first + count) % REF_SPACE
+            return first
 
     def submit(self, account: Account, req: SubmitRequest) -> Accepted:
-        if not req.destinations:
-            raise ValidationError("to: at least one destination is required", "to")
-        if len(req.destinations) > MAX_DESTINATIONS:
-            raise ValidationError(f"to: at most {MAX_DESTINATIONS} destinations per request", "to")
-        if req.text is None and req.data is None:
-            raise ValidationError("text: a message needs a text", "text")
-        if req.text is not None and req.data is not None:
-            raise ValidationError("text: give either a text or binary data, not both", "text")
-        sender = self._check_sender(req.sender)
-        options = self._options(req)
-        plan: TextPlan | None = None
-        if req.text is not None:
-            try:
-                plan = plan_text(req.text, options)  # once per request, framed per destination
-                text, encoding, too_long = plan.text, plan.encoding, None
-                sms_count = plan.sms_count
-            except MessageTooLongError as exc:
-                text, encoding, too_long, sms_count = req.text, "gsm7", exc, exc.parts
-            except EncodingError as exc:
-                raise ValidationError(str(exc), "text") from None
-        else:
-            text, encoding, too_long, sms_count = None, "8bit", None, 0
+        """Plan (``gateway.submit``), store, answer: returns only after the commit.
 
+        QuotaExceededError when the account would pass ``limits.messages_per_minute`` (nothing of
+        the request is accepted). A caller-supplied ``messageId`` that a concurrent request
+        stored first is answered REJECTED_DUPLICATE_MESSAGE_ID, as if it had come second.
+        """
+        sender, options = validate_request(req, self.config.sending, smsc=self.config.modem.smsc)
+        first_ref = self._reserve_refs(len(req.destinations))
+        supplied = [d.message_id for d in req.destinations if d.message_id is not None]
         now = self.clock.now().timestamp()
-        expires = now + options.validity_minutes * 60  # type: ignore[operator]
-        bulk_id = req.bulk_id or (str(uuid.uuid4()) if len(req.destinations) > 1 else None)
-        rows: list[NewMessage] = []
-        answers: list[AcceptedMessage] = []
-        seen_ids: set[str] = set()
-        for dest in req.destinations:
-            to = normalise_number(dest.to)
-            message_id = dest.message_id or str(uuid.uuid4())
-            if dest.message_id is not None and (
-                message_id in seen_ids or self.store.message_id_exists(account.id, message_id)
-            ):
-                answers.append(AcceptedMessage(to, message_id, sms_count, STATUSES["REJECTED_DUPLICATE_MESSAGE_ID"]))
+        # Each retry follows a concurrent request that committed one of our ids first, so
+        # there are at most as many retries as caller-supplied ids.
+        for _attempt in range(len(supplied) + 1):
+            taken = self.store.existing_message_ids(account.id, supplied) if supplied else set()
+            plan = plan_submit(req, account_id=account.id, sender=sender, options=options, now=now,
+                               taken_ids=taken, first_ref=first_ref)
+            self._quota.take(account.id, plan.queued)
+            try:
+                if plan.records:
+                    self.store.insert_messages(plan.records)
+            except DuplicateMessageIdError as exc:
+                self._quota.give_back(account.id, plan.queued)
+                log.info("message %s: stored by a concurrent request first, planning again", exc.message_id)
                 continue
-            seen_ids.add(message_id)
-            ref = self._concat_ref()
-            parts: tuple[NewPart, ...] = ()
-            state, status_name, error_id = MessageState.ACCEPTED, None, 0
-            if too_long is not None:
-                state, status_name, error_id = MessageState.REJECTED, "REJECTED_MESSAGE_TOO_LONG", 0
-            else:
-                try:
-                    if req.data is not None:
-                        encoded = encode_binary(
-                            to, req.data, options, data_coding=req.data_coding if req.data_coding is not None else 0x04,
-                            udh=req.udh, concat_ref=ref,
-                        )
-                    else:
-                        assert plan is not None
-                        encoded = encode_planned(to, plan, options, concat_ref=ref)
-                except MessageTooLongError:
-                    encoded = []
-                    state, status_name = MessageState.REJECTED, "REJECTED_MESSAGE_TOO_LONG"
-                except EncodingError as exc:
-                    raise ValidationError(str(exc), "text") from None
-                parts = tuple(NewPart(p.seq, p.total, p.pdu, p.tpdu_length) for p in encoded)
-                sms_count = len(parts) or sms_count
-            rows.append(
-                NewMessage(
-                    message_id=message_id,
-                    account_id=account.id,
-                    bulk_id=bulk_id,
-                    sender=sender,
-                    destination=to,
-                    text=text,
-                    data=req.data,
-                    encoding=encoding,
-                    sms_count=sms_count,
-                    concat_ref=ref,
-                    created_at=now,
-                    expires_at=expires,
-                    parts=parts,
-                    options={"status_report": options.status_report, "flash": options.flash},
-                    state=state,
-                    status_name=status_name,
-                    error_id=error_id,
-                )
-            )
-            status = STATUSES[status_name] if status_name else ACCEPTED_STATUS
-            answers.append(AcceptedMessage(to, message_id, sms_count, status))
-        try:
-            self.store.insert_messages(rows)
-        except DuplicateMessageIdError as exc:  # raced with a concurrent request
-            raise ValidationError(f"messageId {exc.message_id!r} already exists", "messageId") from None
-        for row in rows:
+            except BaseException:
+                self._quota.give_back(account.id, plan.queued)
+                raise
+            break
+        else:  # pragma: no cover - every retry marks one more id as taken
+            raise StoreError("messageId: the request kept racing concurrent requests")
+        for row in plan.records:
             log.info("message %s accepted for %s (%d parts, %s)", row.message_id, self._number(row.destination), row.sms_count, row.state.value)
-        if any(r.parts for r in rows):
+        if plan.queued:
             self._on_accepted()
-        return Accepted(bulk_id, tuple(answers))
-
-    @staticmethod
-    def _check_sender(sender: str | None) -> str | None:
-        if sender is None or sender == "":
-            return None
-        sender = str(sender)
-        if re.fullmatch(r"\+?[0-9]{3,14}", sender) or _ALNUM_SENDER.fullmatch(sender):
-            return sender
-        raise ValidationError("from: 3-14 digits or 1-11 printable ASCII characters", "from")
+        return plan.answer
 
     # ---- reading ----
 
     def _view(self, m: MessageRecord) -> SentMessage:
-        status = STATUSES[m.status_name] if m.status_name else STATE_STATUS[m.state]
-        error = error_by_id(m.error_id) if m.error_id else NO_ERROR
+        outcome = m.outcome
         price = Price(self.config.account.price_per_message, self.config.account.currency)  # per one SMS
         return SentMessage(
             bulk_id=m.bulk_id,
@@ -351,8 +222,8 @@ class Gateway:
             done_at=_utc(m.done_at),
             sms_count=m.sms_count,
             price=price,
-            status=status,
-            error=error,
+            status=outcome.status,
+            error=outcome.error,
         )
 
     @staticmethod
@@ -373,12 +244,9 @@ class Gateway:
         states: tuple[MessageState, ...] = ()
         if query.general_status:
             group = query.general_status.upper()
-            states = tuple(s for s, st in STATE_STATUS.items() if st.group_name == group)
-            extra = {"REJECTED": (MessageState.REJECTED,), "UNDELIVERABLE": (MessageState.UNDELIVERABLE,),
-                     "EXPIRED": (MessageState.EXPIRED,), "DELIVERED": (MessageState.DELIVERED, MessageState.SENT_NO_REPORT)}
-            states = tuple(set(states) | set(extra.get(group, ())))
-            if group not in {"ACCEPTED", "PENDING", "UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"}:
+            if group not in STATUS_GROUPS.values():
                 raise ValidationError(f"generalStatus: unknown status group {query.general_status!r}", "generalStatus")
+            states = lifecycle.states_in_group(group)
             if not states:
                 return []
         flt = LogFilter(

@@ -1,13 +1,13 @@
-"""The status and error catalogue of the SMS API v1 spec, as data, and our lifecycle mapped onto it.
+"""The status and error catalogue of the SMS API v1 spec, as data.
 
-One table (``STATE_STATUS``) says which catalogue status each internal message state shows, so
-every dialect renders the same truth. The catalogue itself is transcribed from
+Only data lives here: which catalogue entry a message shows is decided by ``gateway.lifecycle``
+(its ``Outcome`` values are built from the named entries below), so every dialect renders the
+same truth. The catalogue itself is transcribed from
 ``specs/infobip-style-sms-api-v1.md`` ("Response codes"); docs/statuses.md explains the mapping.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -199,47 +199,22 @@ ERRORS: dict[str, ErrorInfo] = {e.name: e for e in ERRORS_BY_ID.values()}
 NO_ERROR = ERRORS_BY_ID[0]
 
 
-class MessageState(str, Enum):
-    """Internal lifecycle of an outbound message (DESIGN.md "Message lifecycle")."""
-
-    ACCEPTED = "accepted"  # stored, answered 200, parts queued
-    SENDING = "sending"  # a part is being handed to the modem (in doubt after a crash)
-    SENT = "sent"  # every part has a TP-MR, waiting for status reports
-    SENT_NO_REPORT = "sent_no_report"  # every part sent, no status report was requested
-    DELIVERED = "delivered"
-    UNDELIVERABLE = "undeliverable"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-
-    @property
-    def final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset(
-    {
-        MessageState.SENT_NO_REPORT,
-        MessageState.DELIVERED,
-        MessageState.UNDELIVERABLE,
-        MessageState.EXPIRED,
-        MessageState.REJECTED,
-    }
-)
-
-# The one mapping from our lifecycle to the catalogue (a message's own status_name overrides it
-# where a finer status is known, e.g. UNDELIVERABLE_REJECTED_OPERATOR after a permanent +CMS).
-STATE_STATUS: dict[MessageState, Status] = {
-    MessageState.ACCEPTED: STATUSES["PENDING_ENROUTE"],
-    MessageState.SENDING: STATUSES["PENDING_ENROUTE"],
-    MessageState.SENT: STATUSES["PENDING_WAITING_DELIVERY"],
-    MessageState.SENT_NO_REPORT: STATUSES["DELIVERED_TO_OPERATOR"],
-    MessageState.DELIVERED: STATUSES["DELIVERED_TO_HANDSET"],
-    MessageState.UNDELIVERABLE: STATUSES["UNDELIVERABLE_NOT_DELIVERED"],
-    MessageState.EXPIRED: STATUSES["EXPIRED_EXPIRED"],
-    MessageState.REJECTED: STATUSES["REJECTED_SYSTEM_ERROR"],
-}
-
-ACCEPTED_STATUS = STATUSES["MESSAGE_ACCEPTED"]
+# The catalogue entries the lifecycle names. gateway/lifecycle.py builds every Outcome from these
+# (and nothing else spells a status name or an error id), so a new state or rule is a change here
+# and there, never a string in the store, the dispatcher or the service.
+MESSAGE_ACCEPTED = STATUSES["MESSAGE_ACCEPTED"]
+PENDING_ENROUTE = STATUSES["PENDING_ENROUTE"]
+PENDING_WAITING_DELIVERY = STATUSES["PENDING_WAITING_DELIVERY"]
+DELIVERED_TO_OPERATOR = STATUSES["DELIVERED_TO_OPERATOR"]
+DELIVERED_TO_HANDSET = STATUSES["DELIVERED_TO_HANDSET"]
+UNDELIVERABLE_REJECTED_OPERATOR = STATUSES["UNDELIVERABLE_REJECTED_OPERATOR"]
+UNDELIVERABLE_NOT_DELIVERED = STATUSES["UNDELIVERABLE_NOT_DELIVERED"]
+EXPIRED_EXPIRED = STATUSES["EXPIRED_EXPIRED"]
+REJECTED_SYSTEM_ERROR = STATUSES["REJECTED_SYSTEM_ERROR"]
+REJECTED_MESSAGE_TOO_LONG = STATUSES["REJECTED_MESSAGE_TOO_LONG"]
+REJECTED_DUPLICATE_MESSAGE_ID = STATUSES["REJECTED_DUPLICATE_MESSAGE_ID"]
+EC_UNKNOWN_ERROR = ERRORS_BY_ID[255]
+EC_VALIDITY_EXPIRED = ERRORS_BY_ID[4101]
 
 
 def error_by_id(error_id: int) -> ErrorInfo:
@@ -288,14 +263,3 @@ def error_for_tp_status(tp_st: int) -> ErrorInfo:
     if tp_st <= 0x3F:
         return error_by_id(27)  # temporary, SC still trying: absent subscriber is the usual cause
     return error_by_id(255)
-
-
-def state_for_tp_status(tp_st: int) -> MessageState | None:
-    """Final state a status report means, or None while the SC is still trying (0x20-0x3F)."""
-    if tp_st <= 0x1F:
-        return MessageState.DELIVERED
-    if tp_st <= 0x3F:
-        return None
-    if tp_st in (0x46,):
-        return MessageState.EXPIRED
-    return MessageState.UNDELIVERABLE

@@ -11,7 +11,7 @@ from gateway.clock import ManualClock
 from gateway.config import SendingConfig
 from gateway.dispatch import Dispatcher
 from gateway.errors import AtCommandError, CmsError, ModemUnavailableError, SendInDoubtError
-from gateway.statuses import MessageState
+from gateway.lifecycle import InDoubtPolicy, MessageState
 from gateway.store import NewMessage, NewPart, Store
 
 
@@ -136,7 +136,11 @@ def test_modem_side_problems_hold_the_queue(store, account, clock, exc) -> None:
     assert store.message_parts(rec.pk)[0]["attempts"] == 1  # the held try did not count
 
 
-@pytest.mark.parametrize("policy, state, sends", [("assume_sent", MessageState.SENT, 1), ("resend", MessageState.SENT, 2)])
+@pytest.mark.parametrize("policy, state, sends", [
+    (InDoubtPolicy.ASSUME_SENT, MessageState.SENT, 1),
+    (InDoubtPolicy.RESEND, MessageState.SENT, 2),
+    ("resend", MessageState.SENT, 2),  # a config built in code with the config file's string
+])
 def test_in_doubt_policy(store, account, clock, policy, state, sends) -> None:
     modem = ScriptedModem(SendInDoubtError("no +CMGS after Ctrl-Z"), 4)
     _queue(store, account, clock)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -102,3 +102,38 @@ def test_undecodable_pdu_is_kept_raw(handler) -> None:
 )
 def test_split_keyword(text, keywords, expected) -> None:
     assert split_keyword(text, keywords) == expected
+
+
+def test_an_identical_single_sms_delivered_twice_is_stored_once(handler, store, clock) -> None:
+    """Issue 9 item 5: same originator, SCTS and text (a redelivery, or a crash between the
+    store and AT+CMGD) is one message."""
+    [pdu] = encode_deliver_text("+41791234567", "your PIN is 1234", timestamp=T0)
+    assert handler.handle_pdu(pdu) is not None
+    clock.advance(60)
+    assert handler.handle_pdu(pdu) is None
+    assert [r.text for r in store.inbound_logs()] == ["your PIN is 1234"]
+    [again] = encode_deliver_text("+41791234567", "your PIN is 1234", timestamp=T0 + timedelta(seconds=1))
+    assert handler.handle_pdu(again) is not None  # sent again by the person: a new SCTS, a new SMS
+
+
+def test_a_part_delivered_again_after_assembly_is_dropped(handler, store, clock) -> None:
+    """Issue 9 item 5: it used to start a new group and surface after the reassembly time-out as
+    an extra, wrongly decoded "incomplete" message."""
+    text = "Ж" * 150  # UCS-2: 3 parts
+    pdus = encode_deliver_text("+41791234567", text, timestamp=T0, concat_ref=301)
+    for p in pdus[:2]:
+        assert handler.handle_pdu(p) is None
+    assert handler.handle_pdu(pdus[2]).text == text
+    clock.advance(30)
+    assert handler.handle_pdu(pdus[1]) is None  # redelivered part
+    assert handler.handle_pdu(pdus[2]) is None  # and the last one: no second assembly
+    clock.advance(InboundConfig().reassembly_timeout + 1)
+    assert handler.flush_stale() == []
+    assert [r.text for r in store.inbound_logs()] == [text]
+
+
+def test_different_texts_in_the_same_second_are_both_kept(handler, store) -> None:
+    [a] = encode_deliver_text("+41791234567", "first", timestamp=T0)
+    [b] = encode_deliver_text("+41791234567", "second", timestamp=T0)
+    assert handler.handle_pdu(a) is not None and handler.handle_pdu(b) is not None
+    assert sorted(r.text for r in store.inbound_logs()) == ["first", "second"]

@@ -9,7 +9,7 @@ from gateway.config import Config, SendingConfig
 from gateway.errors import AtTimeoutError, FeatureUnavailableError, ModemUnavailableError, ValidationError
 from gateway.errors import UnexpectedReplyError
 from gateway.service import Destination, Gateway, LogQuery, SubmitRequest, normalise_number
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import Store
 from tests.hashing import CHEAP_HASHER
 
@@ -170,3 +170,133 @@ def test_inbox_logs_filters(gw: Gateway, alice, store: Store) -> None:
     assert [m.message_id for m in gw.inbox_logs(alice, keyword="stop")] == ["4479"]
     assert [m.message_id for m in gw.inbox_logs(alice, no_keyword=True)] == ["4478"]
     assert len(gw.inbox_logs(alice, to="+44 7700 900001")) == 2
+
+
+# ---- issue 10 item 3: a rejected text stores no body; per-account quotas ----
+
+def _db_bytes(store: Store) -> int:
+    page_count = store.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    page_size = store.db.execute_sql("PRAGMA page_size").fetchone()[0]
+    return page_count * page_size
+
+
+def test_a_too_long_text_to_100_destinations_stores_no_body(gw: Gateway, alice) -> None:
+    """A 115 KB text refused as too long added 150 MB (the text once per destination)."""
+    text = "x" * 115_000
+    before = _db_bytes(gw.store)
+    accepted = gw.submit(alice, SubmitRequest(destinations=tuple(Destination(f"4179302{i:04d}") for i in range(100)),
+                                              text=text))
+    grown = _db_bytes(gw.store) - before
+    assert grown < 100_000, grown  # well under 1 MB (was ~11.5 MB here, 150 MB at 1,300 destinations)
+    assert {m.status.name for m in accepted.messages} == {"REJECTED_MESSAGE_TOO_LONG"}
+    reports = gw.reports(alice, limit=1000)
+    assert len(reports) == 100  # the rejection is recorded for every destination...
+    assert {r.status.name for r in reports} == {"REJECTED_MESSAGE_TOO_LONG"}
+    assert {r.text for r in reports} == {None}  # ...not the text
+    assert gw.woken == []
+
+
+def _limited(store: Store, per_minute: int) -> tuple[Gateway, ManualClock]:
+    from gateway.config import LimitsConfig
+
+    clock = ManualClock()
+    cfg = Config(sending=replace(SendingConfig(), max_parts=3), limits=LimitsConfig(messages_per_minute=per_minute))
+    return Gateway(store, cfg, clock=clock, hasher=CHEAP_HASHER), clock
+
+
+def _to(*numbers: str, text: str = "x", ids: tuple[str | None, ...] = ()) -> SubmitRequest:
+    ids = ids or (None,) * len(numbers)
+    return SubmitRequest(destinations=tuple(Destination(n, i) for n, i in zip(numbers, ids)), text=text)
+
+
+def test_messages_per_minute_is_enforced_per_account(store: Store) -> None:
+    from gateway.errors import QuotaExceededError
+
+    gw, clock = _limited(store, 3)
+    alice, _ = gw.create_account("alice", "alice-password")
+    bob, _ = gw.create_account("bob", "bob-password")
+    gw.submit(alice, _to("41793026701", "41793026702"))
+    with pytest.raises(QuotaExceededError) as err:
+        gw.submit(alice, _to("41793026703", "41793026704"))  # 1 left, 2 asked: none accepted
+    assert err.value.retry_after == pytest.approx(20.0) and "3 messages per minute" in str(err.value)
+    assert len(gw.logs(alice)) == 2
+    gw.submit(bob, _to("41793026705", "41793026706", "41793026707"))  # bob has his own minute
+    clock.advance(20.0)
+    gw.submit(alice, _to("41793026703", "41793026704"))
+    assert len(gw.logs(alice)) == 4
+    with pytest.raises(QuotaExceededError) as err:
+        gw.submit(alice, _to(*(f"417930267{i:02d}" for i in range(10, 14))))
+    assert err.value.retry_after is None and "4 messages in one request" in str(err.value)
+
+
+def test_what_is_not_queued_does_not_count_against_the_quota(store: Store) -> None:
+    gw, _clock = _limited(store, 1)
+    alice, _ = gw.create_account("alice", "alice-password")
+    gw.submit(alice, _to("41793026701", text="a" * 1000))  # rejected: too long
+    gw.submit(alice, _to("41793026702", ids=("mine",)))
+    gw.submit(alice, _to("41793026703", ids=("mine",)))  # duplicate: not stored
+    assert [m.status.name for m in gw.logs(alice)] == ["PENDING_ENROUTE", "REJECTED_MESSAGE_TOO_LONG"]
+
+
+def test_quota_unlimited_by_default(gw: Gateway, alice) -> None:
+    gw.submit(alice, _to(*(f"417930267{i:02d}" for i in range(50))))
+    assert len(gw.logs(alice, LogQuery(limit=100))) == 50
+
+
+def test_quota_exceeded_is_429_with_retry_after(store: Store) -> None:
+    from gateway.api import build_app
+    from tests.api.conftest import Client
+
+    gw, _clock = _limited(store, 1)
+    gw.create_account("alice", "alice-password")
+    client = Client(build_app(gw), auth=("alice", "alice-password"))
+    ok = client.post("/restapi/sms/1/text/single", {"to": "41793026701", "text": "x"})
+    assert ok.status == 200, ok.body
+    over = client.post("/restapi/sms/1/text/single", {"to": "41793026702", "text": "x"})
+    assert over.status == 429 and over.headers["Retry-After"]
+    assert "per minute" in over.json["requestError"]["serviceException"]["text"]
+
+
+# ---- issue 10 item 10: a race on a duplicate messageId ----
+
+def test_concurrent_duplicate_message_id_answers_rejected_not_400(gw: Gateway, alice) -> None:
+    """Both requests pass the "is the id taken" check before either commits; the loser used to
+    get 400 "already exists". It is answered 200 REJECTED_DUPLICATE_MESSAGE_ID, and the rest of
+    its request is still accepted."""
+    import threading
+
+    checked, winner_committed = threading.Event(), threading.Event()
+    real_insert = gw.store.insert_messages
+    calls: list[str] = []
+
+    def insert(records):  # the loser pauses between its check and its insert
+        calls.append(threading.current_thread().name)
+        if threading.current_thread().name == "loser" and not checked.is_set():
+            checked.set()
+            assert winner_committed.wait(10)
+        return real_insert(records)
+
+    gw.store.insert_messages = insert  # type: ignore[method-assign]
+    result: dict[str, object] = {}
+    loser_req = _to("41793026701", "41793026702", ids=("shared-id", "loser-own"))
+
+    def lose() -> None:
+        try:
+            result["answer"] = gw.submit(alice, loser_req)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+
+    loser = threading.Thread(target=lose, name="loser")
+    loser.start()
+    assert checked.wait(10)
+    won = gw.submit(alice, _to("41793026709", ids=("shared-id",)))
+    winner_committed.set()
+    loser.join(10)
+    assert not loser.is_alive() and "error" not in result, result
+    assert won.messages[0].status.name == "MESSAGE_ACCEPTED"
+    answer = result["answer"]
+    assert [(m.message_id, m.status.name) for m in answer.messages] == [  # type: ignore[attr-defined]
+        ("shared-id", "REJECTED_DUPLICATE_MESSAGE_ID"), ("loser-own", "MESSAGE_ACCEPTED")]
+    assert gw.store.message(alice.id, "shared-id").destination == "41793026709"  # the winner's
+    assert gw.store.message(alice.id, "loser-own") is not None
+    assert calls.count("loser") == 2  # planned again after the race, not refused

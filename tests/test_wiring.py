@@ -91,8 +91,19 @@ def inbound_keyword(rt: Runtime) -> Any:
     return record.keyword if record is not None else None
 
 
-def options(rt: Runtime) -> Any:
-    return rt.gateway._options(SubmitRequest(destinations=(Destination("41793026727"),), text="x"))
+def claimed_status_report(rt: Runtime) -> Any:
+    submitted(rt)
+    job = rt.store.claim_next_part(now=1e12)  # the PDU the dispatcher would send asks for a report?
+    return job.status_report if job is not None else None
+
+
+def second_submit(rt: Runtime) -> Any:
+    account, _ = submitted(rt)
+    try:
+        rt.gateway.submit(account, SubmitRequest(destinations=(Destination("41793026727"),), text="again"))
+    except GatewayError as exc:
+        return type(exc).__name__
+    return "accepted"
 
 
 SETTINGS = lambda rt: rt.modem.settings  # noqa: E731 - ModemSettings, one field per modem.* key
@@ -133,6 +144,8 @@ PROBES: dict[str, Probe] = {
     "modem.sms_ready_poll": Probe(5.0, SETTINGS),
     "modem.under_voltage_backoff": Probe(5.0, SETTINGS),
     "modem.retry_interval": Probe(5.0, SETTINGS),
+    "modem.port_retry_interval": Probe(1.0, SETTINGS),
+    "modem.handover_retry": Probe(1.0, SETTINGS),
     "modem.power_off_on_stop": Probe(True, lambda rt: rt.power_off_on_stop),
     "modem.pin_factory": Probe("mock", lambda rt: rt.pin_factory.name),
     "emulator.profile": Probe("sim7600", lambda rt: rt.emulator.modem.profile, EMULATOR),
@@ -141,7 +154,8 @@ PROBES: dict[str, Probe] = {
     "emulator.timing": Probe("fast", lambda rt: rt.emulator.modem.timing, EMULATOR),
     "sending.max_parts": Probe(2, lambda rt: submitted(rt, "x" * 400)[1].status.name),
     "sending.ref16": Probe(True, lambda rt: submitted(rt, "x" * 306)[1].sms_count),
-    "sending.status_report": Probe(False, lambda rt: options(rt).status_report),
+    "sending.status_report": Probe(False, claimed_status_report),
+    "limits.messages_per_minute": Probe(1, second_submit),
     "sending.validity_minutes": Probe(10, lambda rt: stored(rt).expires_at),
     "sending.retry_base": Probe(1.0, DISPATCH),
     "sending.retry_max": Probe(60.0, DISPATCH),

@@ -27,6 +27,7 @@ from gateway.errors import (
     LoginBusyError,
     ModemError,
     NotFoundError,
+    QuotaExceededError,
     StoreError,
     UnexpectedReplyError,
     ValidationError,
@@ -160,6 +161,7 @@ COMMON_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule(ValidationError, 400),
     ErrorRule(DuplicateMessageIdError, 400),
     ErrorRule(NotFoundError, 404),
+    ErrorRule(QuotaExceededError, 429, logging.INFO, {"Retry-After": "60"}),
     # Not a 401: the credentials may be right, the check was not run; a client told "wrong
     # password" would stop, one told 503 with Retry-After retries.
     ErrorRule(LoginBusyError, 503, logging.WARNING, {"Retry-After": "1"}),

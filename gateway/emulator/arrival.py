@@ -2,7 +2,9 @@
 
 ``<mt>`` chooses storage + ``+CMTI`` or an inline ``+CMT``; ``<ds>`` an inline ``+CDS`` or
 (SIM7600) storage in "SR" + ``+CDSI``; with AT+CSMS=1 an inline one must be acknowledged by
-AT+CNMA in time, else CNMI mt/ds drop to 0 and the SC retries (HARDWARE.md 3.2).
+AT+CNMA in time, else CNMI mt/ds drop to 0 and the SC retries (HARDWARE.md 3.2) until routing
+is on again. Nothing here knows whether a host is attached: a report routed as ``+CDS`` while
+no one reads the port is gone unless AT+CSMS=1 makes the SC retry it (issue 9 item 2).
 """
 from __future__ import annotations
 
@@ -40,6 +42,15 @@ def _await_ack(m: "EmulatedModem", redeliver: Callable[[], None]) -> None:
     m.at(m.timing.cnma_timeout, expire)
 
 
+def _wait_for_ack(m: "EmulatedModem", redeliver: Callable[[], None]) -> bool:
+    """CSMS=1 and a +CMT/+CDS still unacknowledged: TS 27.005 forbids the next one before the
+    AT+CNMA, so the ME refuses this one and the SC retries it after redelivery_delay."""
+    if m.s.csms != 1 or m.ack_pending is None:
+        return False
+    redeliver()
+    return True
+
+
 def deliver_sms(m: "EmulatedModem", pdu: str, message_class: int | None,
                 record: "ReceivedRecord", redeliver: Callable[[], None]) -> bool:
     """An SMS-DELIVER reaches the modem; False when it cannot take it (the network retries)."""
@@ -47,6 +58,8 @@ def deliver_sms(m: "EmulatedModem", pdu: str, message_class: int | None,
         return False
     _mode, mt, _bm, _ds, _bfr = m.s.cnmi
     if (mt == 2 and message_class != 2) or (mt == 3 and message_class == 3):
+        if _wait_for_ack(m, redeliver):
+            return True
         m.emit_sms_urc(text_mode.arrival_lines(pdu, m.s.cscs) if m.s.cmgf
                        else [f"+CMT: ,{tpdu_length(pdu)}", pdu])
         if m.s.csms == 1:
@@ -75,7 +88,19 @@ def deliver_report(m: "EmulatedModem", pdu: str, record: "ReportRecord",
         return False
     ds = m.s.cnmi[3]
     routed = "dropped"
+    if ds == 0 and m.s.csms == 1:
+        # Phase 2+: only the host's AT+CNMA acknowledges a report, and with routing off (the
+        # host chose ds=0, or a missed AT+CNMA turned it off) none will come: the SC keeps the
+        # report and tries again after redelivery_delay, until routing is back (inferred).
+        redeliver()   # the network's retry, after redelivery_delay
+        m.reports.append(replace(record, routed="unacknowledged"))
+        m.notify()
+        return True
     if ds == 1:
+        if _wait_for_ack(m, redeliver):
+            m.reports.append(replace(record, routed="unacknowledged"))
+            m.notify()
+            return True
         m.emit_sms_urc(text_mode.arrival_lines(pdu, m.s.cscs) if m.s.cmgf
                        else [f"+CDS: {tpdu_length(pdu)}", pdu])
         if m.s.csms == 1:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", "deregister",
                "register",
                "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc",
-               "reset_in_prompt", "reset_after_send", "stuck_in_prompt")
+               "reset_in_prompt", "reset_after_send", "stuck_in_prompt", "redeliver", "unplug",
+               "plug", "swap")
 
 
 class BannerOrder(Enum):
@@ -130,6 +131,23 @@ class FaultPlan:
         with m.lock:
             m.enter_prompt(Prompt("pdu", length=int(length)))
 
+    def redeliver(self, part: int | None = None) -> None:
+        """The network delivers the last SMS injected to this modem again (or one of its parts):
+        an SC retrying a delivery whose acknowledgement it missed (issue 9 item 5)."""
+        self._modem.network.redeliver(self._modem.msisdn, part)
+
+    def unplug(self, seconds: float | None = None) -> None:
+        """The port vanishes under the host (reads and writes fail, opening fails) until
+        ``plug`` or ``seconds`` later: a USB node gone, or a port that appears after start."""
+        self._modem.unplug(seconds)
+
+    def plug(self) -> None:
+        self._modem.plug()
+
+    def swap(self) -> None:
+        """Another modem and SIM on the port: new IMEI/IMSI/ICCID, empty memories, a reboot."""
+        self._modem.swap()
+
     def deregister(self) -> None:
         """The network is lost: +CREG: 0 (if enabled), sends fail with CMS 331, no signal."""
         m = self._modem
@@ -212,10 +230,14 @@ class FaultPlan:
             if len(args) > 1:
                 raise ValueError("reset_in_prompt takes at most one argument: before | after")
             self.reset_in_prompt(args[0] if args else BannerOrder.AFTER)
-        elif kind in ("reset_after_send", "stuck_in_prompt"):
+        elif kind in ("reset_after_send", "stuck_in_prompt", "redeliver"):
             if len(args) > 1:
                 raise ValueError(f"{kind} takes at most one number")
             getattr(self, kind)(*(int(a) for a in args))
+        elif kind == "unplug":
+            if len(args) > 1:
+                raise ValueError("unplug takes at most the seconds until the port is back")
+            self.unplug(float(args[0]) if args else None)
         elif kind == "urc":
             if not args:
                 raise ValueError("urc needs the line to send")

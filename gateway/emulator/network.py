@@ -70,7 +70,7 @@ class ReportRecord:
     outcome: str
     time: datetime
     pdu: str
-    routed: str = ""   # "+CDS", "SR:<index>" or "dropped" (CNMI ds=0)
+    routed: str = ""   # "+CDS", "SR:<index>", "dropped" (CNMI ds=0) or "unacknowledged" (ds=0, CSMS=1)
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class VirtualNetwork:
         self._ussd: dict[str, str] = {"*100#": "Your balance is 12.34 GBP.",
                                       "*#100#": "Your number is {msisdn}."}
         self._refs = itertools.count(1)
+        self._last_injected: dict[str, list[_Delivery]] = {}
         self._scheduler = Scheduler(self.clock, "emu-network")
 
     # ----------------------------------------------------------------------------- configuration
@@ -214,6 +215,7 @@ class VirtualNetwork:
         else:
             pdus = encode_deliver_binary(sender, data or b"", timestamp=now, concat_ref=ref,
                                          smsc=self.smsc)
+        deliveries: list[_Delivery] = []
         for pdu in pdus:
             try:
                 decoded = decode_pdu(pdu)
@@ -222,8 +224,31 @@ class VirtualNetwork:
                 decoded = None
             record = ReceivedRecord(sender, getattr(decoded, "text", text),
                                     getattr(decoded, "data", data), _parts_of(decoded), now, pdu)
-            self._send(_Delivery(to, pdu, 0 if flash else None, record), 0.0)
+            deliveries.append(_Delivery(to, pdu, 0 if flash else None, record))
+        with self._lock:
+            self._last_injected[self.normalize(to)] = deliveries
+        for delivery in deliveries:
+            self._send(delivery, 0.0)
         return len(pdus)
+
+    def redeliver(self, to: str, part: int | None = None) -> int:
+        """Deliver the last SMS injected to ``to`` again, byte for byte (same SCTS): all its
+        parts, or only the 1-based ``part``. Returns how many PDUs went out again.
+
+        An SC that missed the RP-ACK sends the same TPDU again, long after the message was
+        assembled (issue 9 item 5); a receiver must recognise it as a duplicate.
+        """
+        with self._lock:
+            deliveries = list(self._last_injected.get(self.normalize(to), []))
+        if not deliveries:
+            raise LookupError(f"nothing was injected to {to} yet")
+        if part is not None:
+            if not 1 <= part <= len(deliveries):
+                raise ValueError(f"part must be within 1..{len(deliveries)}")
+            deliveries = [deliveries[part - 1]]
+        for delivery in deliveries:
+            self._send(delivery, 0.0)
+        return len(deliveries)
 
     def flush(self, modem: "EmulatedModem") -> None:
         """Retry what the network holds for ``modem`` (it just became able to receive)."""

@@ -18,15 +18,18 @@ from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.errors import (AtCommandError, AtTimeoutError, ModemUnavailableError,
                             SendInDoubtError)
 from gateway.modem.codes import (ABORTING, PREFIX_URCS, TWO_LINE_RESPONSES, TWO_LINE_URCS,
-                                 AtResponse, Urc, UrcKind, classify_urc, final_error, is_final,
-                                 is_hex, line_prefix)
-from gateway.modem.errors import ModemRebootedError
+                                 AtResponse, Urc, UrcKind, classify_urc, final_error,
+                                 is_boot_banner, is_final, is_hex, is_power_down, line_prefix)
+from gateway.modem.errors import ModemRebootedError, NotSentReason, SendNotSentError
 
 log = logging.getLogger(__name__)
 
 _SPURIOUS_WAKEUP = "readiness to read but returned no data"
 SPURIOUS_LIMIT = 20  # in a row, ~0.2 s in all, before the port is declared gone
 READ_CHUNK = 4096
+# After a restart ends an AT+CMGS dialog past Ctrl-Z: how long the echo of our PDU (the proof
+# that the fresh modem took it as command-mode input) may trail the boot banner.
+REBOOT_ECHO_GRACE_S = 0.5
 
 __all__ = ["AtChannel", "AtResponse", "Urc", "UrcKind", "classify_urc", "CTRL_Z", "ESC"]
 
@@ -40,8 +43,13 @@ class _Pending:
     expect: frozenset[str]
     raw: bool
     wants_prompt: bool = False
+    pdu_dialog: bool = False       # AT+CMGS-style: a prompt, a PDU, Ctrl-Z
     pdu: str = ""
-    committed: bool = False
+    committed: bool = False        # Ctrl-Z is about to be (or was) written
+    command_echoed: bool = False   # echo is on: a PDU echo is then the prompt's, not a reboot's
+    pdu_echoed: bool = False
+    banner: str | None = None      # a boot banner framed after the command, before Ctrl-Z
+    echo_seen: threading.Event = field(default_factory=threading.Event)
     lines: list[str] = field(default_factory=list)
     body_next: bool = False
     final: str | None = None
@@ -54,9 +62,11 @@ class AtChannel:
     """Commands and URCs over one pyserial port (a ``SerialBase`` with a read timeout)."""
 
     def __init__(self, port: Any, on_urc: Callable[[Urc], None], *, name: str = "modem",
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK,
+                 on_broken: Callable[[Exception], None] | None = None) -> None:
         self._port = port
         self._on_urc = on_urc
+        self._on_broken = on_broken  # told at once when the reader dies (a USB node vanished)
         self._name = name
         self._clock = clock
         self._command_lock = threading.Lock()   # one command in flight
@@ -140,29 +150,50 @@ class AtChannel:
             return self._result(pending)
 
     def send_pdu(self, command: str, pdu: str, *, prompt_timeout: float, result_timeout: float,
-                 expect: Sequence[str] = ("+CMGS",)) -> AtResponse:
+                 expect: Sequence[str] = ("+CMGS",),
+                 echo_grace: float = REBOOT_ECHO_GRACE_S) -> AtResponse:
         """The two-step ``AT+CMGS`` dialog: command, ``> `` prompt, PDU + Ctrl-Z, result.
 
         Before Ctrl-Z is written nothing can have been sent: failures raise the command's error,
         ``AtTimeoutError`` (after ESC leaves the edit mode) or ``ModemUnavailableError``.  After
         Ctrl-Z, a missing result raises ``SendInDoubtError``: the SMS may have gone out.
+
+        A restart inside the dialog is told apart by what the modem said, never by the wording
+        of a reason: a boot banner before Ctrl-Z (the PDU is then not written at all), or our
+        own PDU echoed back while the command itself was not echoed (a freshly booted modem,
+        ATE1, took it as a command line) raise ``SendNotSentError``.  A restart with neither
+        sign means the modem may have taken Ctrl-Z first: in doubt.
         """
         with self._command_lock:
             pending = self._install(command, expect, raw=False, wants_prompt=True)
+            pending.pdu_dialog = True
             try:
                 self._write(command + "\r")
                 self._wait_prompt(pending, prompt_timeout)
                 with self._state_lock:
-                    pending.pdu = pdu.upper()
-                    pending.committed = True
+                    banner = pending.banner
+                    if banner is None:
+                        pending.pdu = pdu.upper()
+                        pending.committed = True
+                if banner is not None:
+                    raise SendNotSentError(f"{command}: the modem restarted at the prompt "
+                                           f"({banner}); PDU not written",
+                                           NotSentReason.REBOOTED_AT_PROMPT, banner)
                 self._write(pdu + CTRL_Z)
                 if not self._clock.wait(pending.done, result_timeout):
                     raise SendInDoubtError(
                         f"no result for {command} within {result_timeout:g} s after Ctrl-Z",
                         command)
-                if pending.error is not None:
+                error = pending.error
+                if isinstance(error, ModemRebootedError) and not pending.command_echoed:
+                    # The echo of our PDU may trail the banner that ended the dialog.
+                    self._clock.wait(pending.echo_seen, echo_grace)
+                    error = pending.error
+                if isinstance(error, SendNotSentError):
+                    raise error
+                if error is not None:
                     raise SendInDoubtError(f"{command} interrupted after Ctrl-Z: "
-                                           f"{pending.error}", command) from pending.error
+                                           f"{error}", command) from error
             finally:
                 self._uninstall(pending)
             return self._result(pending)
@@ -198,7 +229,8 @@ class AtChannel:
     def _abort_locked(self, reason: str, line: str = "") -> None:
         pending = self._pending
         if pending is not None and not pending.done.is_set():
-            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line)
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line,
+                                               power_down=bool(line) and is_power_down(line))
             pending.done.set()
 
     def _install(self, command: str, expect: Sequence[str], raw: bool,
@@ -257,6 +289,11 @@ class AtChannel:
                 log.warning("%s: serial read failed: %s", self._name, exc)
                 self._broken = exc
                 self.abort(f"serial port failed: {exc}")
+                if self._on_broken is not None:
+                    try:
+                        self._on_broken(exc)
+                    except Exception:  # noqa: BLE001 - the reader is ending anyway
+                        log.exception("%s: on_broken failed", self._name)
                 return
             if data:
                 spurious = 0
@@ -295,6 +332,7 @@ class AtChannel:
                 del self._buffer[:newline + 1]
                 self._handle_line(raw)
             self._check_prompt()
+            self._check_pdu_echo()
 
     def _check_prompt(self) -> None:
         pending = self._pending
@@ -308,6 +346,29 @@ class AtChannel:
                 end += 1
             del self._buffer[:end]
             pending.prompt.set()
+
+    def _check_pdu_echo(self) -> None:
+        """Our PDU echoed without a line end yet (command mode has no CR to echo)."""
+        pending = self._pending
+        if pending is None or not pending.committed or pending.pdu_echoed:
+            return
+        if pending.pdu.encode("ascii") in bytes(self._buffer).upper():
+            self._pdu_echo(pending)
+
+    def _pdu_echo(self, pending: _Pending) -> None:
+        if pending.pdu_echoed:
+            return
+        pending.pdu_echoed = True
+        self.echoes += 1
+        if not pending.command_echoed and pending.final is None:
+            # Echo is off in our session, yet the PDU came back: the modem restarted (ATE1 is
+            # the factory default) and took the PDU as a command line, never as an SMS.
+            if pending.error is None or isinstance(pending.error, ModemRebootedError):
+                pending.error = SendNotSentError(
+                    f"{pending.command}: the PDU came back as command-mode echo (the modem "
+                    "restarted before Ctrl-Z)", NotSentReason.PDU_ECHOED, pending.pdu[:16])
+            pending.done.set()
+        pending.echo_seen.set()
 
     def _handle_line(self, raw: bytes) -> None:
         cleaned = bytes(b for b in raw if b >= 0x20 or b == 0x1a)
@@ -326,6 +387,11 @@ class AtChannel:
                 self._emit(Urc(kind, header, line.upper()))
                 return
             self._emit(Urc(kind, header, None))
+        if pending is not None and pending.committed and line.upper() == pending.pdu:
+            self._pdu_echo(pending)
+            return
+        if pending is not None and pending.pdu_dialog and is_boot_banner(line):
+            self._boot_in_dialog(pending, line)
         if pending is not None and not pending.done.is_set():
             if self._take_for_pending(pending, line):
                 return
@@ -340,6 +406,19 @@ class AtChannel:
             self._abort_locked(line, line)
         self._emit(Urc(kind, line))
 
+    def _boot_in_dialog(self, pending: _Pending, line: str) -> None:
+        """A boot banner inside AT+CMGS: before Ctrl-Z it stops the PDU from being written;
+        after it, ``+CMGS`` can never come, so the dialog ends now (the line also goes on as a
+        URC, for the supervisor)."""
+        if not pending.committed:
+            if pending.banner is None:
+                pending.banner = line
+            pending.prompt.set()  # wake a prompt wait: send_pdu sees the banner and stops
+            return
+        if not pending.done.is_set():
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {line}", line)
+            pending.done.set()
+
     def _take_for_pending(self, pending: _Pending, line: str) -> bool:
         """True when ``line`` belongs to the pending command's answer."""
         if pending.wants_prompt and not pending.prompt.is_set() and line.startswith(">"):
@@ -351,8 +430,9 @@ class AtChannel:
                 pending.final = line
                 pending.done.set()
                 return True
-        if line == pending.command or (pending.pdu and line.upper() == pending.pdu):
+        if line == pending.command:
             self.echoes += 1  # echo (ATE1): after ATE0 it means the modem lost its settings
+            pending.command_echoed = True
             return True
         if pending.body_next:
             pending.body_next = False

@@ -60,6 +60,7 @@ class EventKind(Enum):
     UNDER_VOLTAGE = "under-voltage"      # warning or power-down URC
     RECOVERY = "recovery"                # a ladder step was taken
     IN_DOUBT = "in-doubt"                # a send may or may not have gone out
+    NOT_SENT = "not-sent"                # a restart inside AT+CMGS proved the SMS was not sent
     ERROR = "error"                      # listener failed, storage full, port failed...
 
 
@@ -75,6 +76,7 @@ class Counters:
     sent: int = 0
     send_errors: int = 0
     in_doubt: int = 0
+    not_sent: int = 0     # AT+CMGS dialogs a restart ended before the modem took Ctrl-Z
     received: int = 0
     status_reports: int = 0
     timeouts: int = 0

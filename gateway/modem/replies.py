@@ -156,11 +156,13 @@ def parse_ranges(value: str) -> list[set[int]]:
     return out
 
 
-def choose_cnmi(options: list[set[int]]) -> str:
+def choose_cnmi(options: list[set[int]], *, stored_reports: bool = False) -> str:
     """The AT+CNMI setting we want, limited to what the modem offers.
 
-    mode 2 (buffer while the link is busy), mt=1 (store, +CMTI), bm=0, ds=1 (+CDS inline) or
-    ds=2 (+CDSI) when 1 is missing, bfr=0.  SIM800 offers ds 0,1 only; ds=2 is never guessed.
+    mode 2 (buffer while the link is busy), mt=1 (store, +CMTI), bm=0, bfr=0; for reports ds=2
+    (store in "SR", +CDSI) when ``stored_reports`` (the modem has an SR memory), because a
+    stored report survives a gateway restart and an inline one does not; else ds=1 (+CDS
+    inline), or ds=2 when 1 is missing.  SIM800 offers ds 0,1 and no SR.
     """
     def pick(index: int, wanted: tuple[int, ...], default: int) -> int | None:
         if index >= len(options):
@@ -172,7 +174,8 @@ def choose_cnmi(options: list[set[int]]) -> str:
 
     if not options:
         return "2,1,0,1,0"
-    values = [pick(0, (2, 1, 3), 2), pick(1, (1,), 1), pick(2, (0,), 0), pick(3, (1, 2, 0), 0),
+    reports = (2, 1, 0) if stored_reports else (1, 2, 0)
+    values = [pick(0, (2, 1, 3), 2), pick(1, (1,), 1), pick(2, (0,), 0), pick(3, reports, 0),
               pick(4, (0,), 0)]
     return ",".join(str(v) for v in values if v is not None)
 

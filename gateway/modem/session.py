@@ -13,7 +13,7 @@ from typing import Any, Callable
 from gateway.clock import Clock
 from gateway.errors import AtCommandError, AtTimeoutError, CmeError, CmsError
 from gateway.modem.at import AtChannel
-from gateway.modem.errors import ModemRebootedError
+from gateway.modem.errors import ModemRebootedError, ReplyFormatError
 from gateway.modem.health import Registration, SimState
 from gateway.modem.profiles import ModemProfile
 from gateway.modem.replies import (choose_cnmi, choose_storage, parse_cpin, parse_ranges,
@@ -191,8 +191,12 @@ def configure_sms(channel: AtChannel, profile: ModemProfile, *, smsc: str | None
                         timeout=timeout)
     except (CmsError, CmeError, AtCommandError):
         channel.command(f'AT+CPMS="{storage}","{storage}"', expect=("+CPMS",), timeout=timeout)
-    chosen = cnmi or choose_cnmi(parse_ranges(
-        _optional(channel, "AT+CNMI=?", timeout, ("+CNMI",)) or ""))
+    readable = tuple(dict.fromkeys(options[0])) if options else (storage,)
+    ranges = parse_ranges(_optional(channel, "AT+CNMI=?", timeout, ("+CNMI",)) or "")
+    chosen = cnmi or choose_cnmi(ranges, stored_reports="SR" in readable)
+    if csms is None and _phase2_service(channel, chosen, timeout):
+        if _optional(channel, "AT+CSMS=1", timeout, ("+CSMS",)) is None:
+            report("AT+CSMS=1 refused: inline reports that arrive while simgate is down are lost")
     for candidate in dict.fromkeys((chosen, "2,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")):
         try:
             channel.command(f"AT+CNMI={candidate}", timeout=timeout)
@@ -211,5 +215,30 @@ def configure_sms(channel: AtChannel, profile: ModemProfile, *, smsc: str | None
     if profile.lte:
         _optional(channel, "AT+CEREG=1", timeout)
     _optional(channel, "AT+COPS=3,0", timeout)
-    readable = tuple(dict.fromkeys(options[0])) if options else (storage,)
     return SessionInfo(storage, chosen, readable, cnma_needed, cmms)
+
+
+def routes_inline(cnmi: str) -> bool:
+    """True when the CNMI setting hands SMS (mt 2/3) or reports (ds 1) over inline, as
+    ``+CMT`` / ``+CDS`` that exist nowhere but on the wire."""
+    fields = split_fields(cnmi)
+    mt = fields[1] if len(fields) > 1 else ""
+    ds = fields[3] if len(fields) > 3 else ""
+    return mt in ("2", "3") or ds == "1"
+
+
+def _phase2_service(channel: AtChannel, cnmi: str, timeout: float) -> bool:
+    """Whether to ask for service 1 (phase 2+: every +CMT/+CDS waits for our AT+CNMA, else the network sends it
+    again): when something is routed inline and the modem offers it.
+
+    Without it an inline report that arrives while the gateway is down or restarting is
+    acknowledged by the modem itself and lost.
+    """
+    if not routes_inline(cnmi):
+        return False
+    offered = _optional(channel, "AT+CSMS=?", timeout, ("+CSMS",))
+    try:
+        services = parse_ranges(offered or "")
+    except ReplyFormatError:
+        return False
+    return bool(services) and 1 in services[0]

@@ -7,16 +7,21 @@ from ``gateway.store.records``.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
 
 import peewee as pw
 
 from gateway.errors import StoreError, ValidationError
+from gateway.store.files import FileWatch, prepare_private
 from gateway.store.inbound import InboundStore
+from gateway.lifecycle import REPORT_WINDOW
 from gateway.store.models import MIGRATIONS, SCHEMA_VERSION, Tables, bind_tables
-from gateway.store.outbound import FINAL_STATES, REPORT_WINDOW, OutboundStore
+from gateway.store.outbound import FINAL_STATES, OutboundStore
 from gateway.store.records import (
     AccountRecord,
     InboundRecord,
@@ -28,15 +33,26 @@ from gateway.store.records import (
     RawReportRecord,
     StoredInboundPart,
 )
-from gateway.store.writer import Writer, WriterObserver
+from gateway.store.writer import Writer, WriterObserver, driver_cause, is_driver_error
 
 __all__ = [
     "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewMessage", "NewPart", "PartJob",
-    "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
+    "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "STATEMENT_CACHE", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
 ]
 
 log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL = 0.5
+# How long a request thread may wait on the database (a read's lock, a write's turn) before the
+# caller gets StoreError (503): a held lock must not pin every worker (issue 10 item 5).
+REQUEST_BUSY_TIMEOUT = 2.0
+# The public methods an HTTP request reaches: their writes are withdrawn, not waited for, when
+# the writer cannot start them within the busy timeout.
+REQUEST_PATH = ("insert_messages", "take_reports", "take_inbound", "create_account", "set_password",
+                "delete_account")
+# Compiled statements each connection keeps (one connection per request thread): every query
+# has a fixed shape, so this bounds memory rather than tuning speed (issue 10 item 1).
+STATEMENT_CACHE = 64
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Store(OutboundStore, InboundStore):
@@ -48,57 +64,79 @@ class Store(OutboundStore, InboundStore):
     """
 
     def __init__(
-        self, path: str | Path, *, group_commit_max: int = 256, observer: WriterObserver | None = None
+        self, path: str | Path, *, group_commit_max: int = 256, observer: WriterObserver | None = None,
+        busy_timeout: float = REQUEST_BUSY_TIMEOUT, pragmas: Mapping[str, Any] | None = None,
     ) -> None:
+        """``busy_timeout``: how long a request thread waits for a lock another process holds
+        (reads, and a write's wait to be started); ``pragmas`` are added to the defaults (tests
+        use ``max_page_count`` to fill the "disk")."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout = busy_timeout
+        prepare_private(self.path)
+        self._watch = FileWatch(self.path)
         self.db = pw.SqliteDatabase(
             str(self.path),
             pragmas={
                 "journal_mode": "wal",
                 "synchronous": "normal",
                 "foreign_keys": 1,
-                "busy_timeout": 10000,
+                "busy_timeout": int(busy_timeout * 1000),
+                **(pragmas or {}),
             },
             check_same_thread=False,
+            cached_statements=STATEMENT_CACHE,
         )
         self.tables = bind_tables(self.db)
-        with self.db.connection_context():
-            self._prepare_schema()
-        self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}")
+        try:
+            with self.db.connection_context():
+                self._prepare_schema()
+        except (sqlite3.Error, pw.PeeweeException) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {driver_cause(exc)}") from exc
+        self.writer = Writer(self.db, group_commit_max, observer=observer, name=f"store-writer {self.path.name}",
+                             precheck=self._watch.check)
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
     def _prepare_schema(self) -> None:
-        """Create a fresh database at ``SCHEMA_VERSION``, or migrate an older one step by step."""
+        """Create a fresh database at ``SCHEMA_VERSION``, or migrate an older one step by step.
+
+        A current database is only read here, so a read-only file still opens: the gateway
+        then starts, says why it is not ready, and answers sends 503 instead of not starting.
+        """
+        if self._schema_version() == SCHEMA_VERSION:
+            return
         t = self.tables
         with self.db.atomic("IMMEDIATE"):
-            row = t.Meta.get_or_none(t.Meta.key == "schema_version") if self.db.table_exists("meta") else None
-            if row is None:
+            found = self._schema_version()
+            if found is None:
                 self.db.create_tables(t.all, safe=True)
                 t.Meta.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
                 return
-            found = int(row.value)
             if found > SCHEMA_VERSION:
                 raise StoreError(f"database schema {found} is newer than this simgate ({SCHEMA_VERSION})")
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[version](t)
                 log.info("database %s migrated to schema %d", self.path, version)
-            if found < SCHEMA_VERSION:
-                t.Meta.update(value=str(SCHEMA_VERSION)).where(t.Meta.key == "schema_version").execute()
+            t.Meta.update(value=str(SCHEMA_VERSION)).where(t.Meta.key == "schema_version").execute()
+
+    def _schema_version(self) -> int | None:
+        if not self.db.table_exists("meta"):
+            return None
+        row = self.tables.Meta.get_or_none(self.tables.Meta.key == "schema_version")
+        return int(row.value) if row is not None else None
 
     @classmethod
-    def open(
-        cls, path: str | Path, *, group_commit_max: int = 256, observer: WriterObserver | None = None
-    ) -> Store:
-        """A store on ``path`` with its threads running: what every caller but a test wants."""
-        store = cls(path, group_commit_max=group_commit_max, observer=observer)
+    def open(cls, path: str | Path, **options: Any) -> Store:
+        """A store on ``path`` with its threads running: what every caller but a test wants.
+        ``options`` are the constructor's."""
+        store = cls(path, **options)
         store.start()
         return store
 
     def start(self) -> None:
         """Start the writer and the checkpointer (once)."""
         self.writer.start()
+        self._watch.arm()  # the writer's connection now holds the database and its WAL open
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name=f"store-checkpoint {self.path.name}", daemon=True
         )
@@ -207,6 +245,65 @@ class Store(OutboundStore, InboundStore):
             n += t.Inbound.delete().where(t.Inbound.received_at < older_than).execute()
             t.ModemEvent.delete().where(t.ModemEvent.at < older_than).execute()
             t.RawReport.delete().where(t.RawReport.received_at < older_than).execute()
+            t.InboundSeen.delete().where(t.InboundSeen.seen_at < older_than).execute()
             return n
 
         return self.writer.run(job)
+
+    # ---- health ----
+
+    def writable(self) -> str | None:
+        """Why a write would fail now, or None. Cheap enough for every ``/health/ready``: the
+        writer's last failure if no commit succeeded since, else a write probe that is rolled
+        back (it takes the write lock for microseconds, waiting at most ``busy_timeout``)."""
+        if (fault := self._watch.check()) is not None:
+            return fault
+        if (failure := self.writer.failure) is not None:
+            return failure
+        try:
+            conn = self.db.connection()
+            if self.db.in_transaction():
+                return None  # a caller inside a transaction: the probe would join it
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+            finally:
+                conn.execute("ROLLBACK")
+        except (sqlite3.Error, pw.PeeweeException) as exc:
+            return driver_cause(exc)
+        return None
+
+
+def _guarded(name: str, fn: F, *, bounded: bool) -> F:
+    """``fn`` with every driver error turned into StoreError carrying the driver's real cause
+    (the API answers StoreError 503); request-path writes also get the bounded wait."""
+
+    @functools.wraps(fn)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            if bounded:
+                with self.writer.bounded(self.busy_timeout):
+                    return fn(self, *args, **kwargs)
+            return fn(self, *args, **kwargs)
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            cause = driver_cause(exc)
+            log.warning("database error in %s: %s", name, cause)
+            raise StoreError(f"database error: {cause}") from exc
+
+    return guarded  # type: ignore[return-value]
+
+
+def _guard_contract() -> None:
+    from gateway.store.protocol import Storage
+
+    names = {
+        name for klass in Storage.__mro__ if klass.__module__ == "gateway.store.protocol"
+        for name, value in vars(klass).items() if callable(value) and not name.startswith("_")
+    }
+    for name in sorted(names - {"writable", "start"}):
+        setattr(Store, name, _guarded(name, getattr(Store, name), bounded=name in REQUEST_PATH))
+
+
+_guard_contract()

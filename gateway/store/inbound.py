@@ -10,6 +10,9 @@ from gateway.store.records import InboundRecord, StoredInboundPart, inbound_reco
 from gateway.store.writer import Writer
 
 
+INBOUND_DEDUP_WINDOW = 3 * 24 * 3600.0  # seconds a received SMS is remembered (SC redelivery)
+
+
 class InboundStore:
     """Mixed into ``Store``; every method is one read or one writer job."""
 
@@ -33,16 +36,31 @@ class InboundStore:
         complete: bool,
         received_at: float,
         consumed_parts: Iterable[tuple[str, int, int, int]] = (),
-    ) -> InboundRecord:
-        def job() -> InboundRecord:
+        dedup_key: str | None = None,
+    ) -> InboundRecord | None:
+        t = self.tables
+
+        def job() -> InboundRecord | None:
+            if dedup_key is not None and self._seen(dedup_key, received_at):
+                return None
+            keys = [dedup_key] if dedup_key is not None else []
             for sender_, ref, bits, total in consumed_parts:
-                self.tables.InboundPart.delete().where(
-                    (self.tables.InboundPart.sender == sender_)
-                    & (self.tables.InboundPart.ref == ref)
-                    & (self.tables.InboundPart.ref_bits == bits)
-                    & (self.tables.InboundPart.total == total)
-                ).execute()
-            row = self.tables.Inbound.create(
+                group = (
+                    (t.InboundPart.sender == sender_)
+                    & (t.InboundPart.ref == ref)
+                    & (t.InboundPart.ref_bits == bits)
+                    & (t.InboundPart.total == total)
+                )
+                waiting = list(t.InboundPart.select(t.InboundPart.dedup_key).where(group))
+                if not waiting:
+                    return None  # assembled and stored already (a redelivered last part)
+                keys += [r.dedup_key for r in waiting if r.dedup_key is not None]
+                t.InboundPart.delete().where(group).execute()
+            if keys:
+                t.InboundSeen.insert_many(
+                    [dict(key=k, seen_at=received_at) for k in keys]
+                ).on_conflict_replace().execute()
+            row = t.Inbound.create(
                 message_id=message_id,
                 sender=sender,
                 receiver=receiver,
@@ -60,18 +78,25 @@ class InboundStore:
 
     def add_inbound_part(
         self, sender: str, ref: int, ref_bits: int, total: int, seq: int, text: str | None, data: bytes | None, now: float,
-        pdu: str | None = None,
+        pdu: str | None = None, dedup_key: str | None = None,
     ) -> list[StoredInboundPart]:
-        """Store one part (duplicates ignored) and return every part of that message so far."""
+        """Store one part (duplicates ignored) and return every part of that message so far;
+        ``[]`` when the part belongs to a message already stored (``dedup_key`` seen)."""
 
         def job() -> list[StoredInboundPart]:
+            if dedup_key is not None and self._seen(dedup_key, now):
+                return []
             self.tables.InboundPart.insert(
                 sender=sender, ref=ref, ref_bits=ref_bits, total=total, seq=seq, text=text, data=data, received_at=now,
-                pdu=pdu,
+                pdu=pdu, dedup_key=dedup_key,
             ).on_conflict_ignore().execute()
             return self._inbound_parts(sender, ref, ref_bits, total)
 
         return self.writer.run(job)
+
+    def _seen(self, key: str, now: float) -> bool:
+        seen = self.tables.InboundSeen
+        return seen.select().where((seen.key == key) & (seen.seen_at >= now - INBOUND_DEDUP_WINDOW)).exists()
 
     def _inbound_parts(self, sender: str, ref: int, ref_bits: int, total: int) -> list[StoredInboundPart]:
         rows = self.tables.InboundPart.select().where(

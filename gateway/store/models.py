@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,14 @@ class Tables:
     PendingReport: Any
     ModemEvent: Any
     RawReport: Any
+    InboundSeen: Any
 
     @property
     def all(self) -> tuple[type[pw.Model], ...]:
         """Every model, parents before children (the order ``create_tables`` wants)."""
         return (
             self.Meta, self.Account, self.Message, self.Part, self.Inbound, self.InboundRead,
-            self.InboundPart, self.PendingReport, self.ModemEvent, self.RawReport,
+            self.InboundPart, self.PendingReport, self.ModemEvent, self.RawReport, self.InboundSeen,
         )
 
 
@@ -133,6 +134,7 @@ def bind_tables(db: pw.SqliteDatabase) -> Tables:
         pdu = pw.TextField(null=True)  # the whole SMS-DELIVER, to join raw septets across parts
         data = pw.BlobField(null=True)
         received_at = pw.FloatField()
+        dedup_key = pw.TextField(null=True)  # schema 3: becomes an InboundSeen key once assembled
 
         class Meta:
             indexes = ((("sender", "ref", "ref_bits", "total", "seq"), True),)
@@ -162,10 +164,18 @@ def bind_tables(db: pw.SqliteDatabase) -> Tables:
         reason = pw.TextField()
         received_at = pw.FloatField(index=True)
 
+    class InboundSeen(_Base):
+        """What was received and stored, by (originator, SCTS, reference, part, content), kept
+        for the dedup window (schema 3): a network redelivery, or a crash between storing an
+        SMS and ``AT+CMGD``, delivers the same part again after its message was stored."""
+
+        key = pw.CharField(primary_key=True)
+        seen_at = pw.FloatField(index=True)
+
     return Tables(
         database=db, Meta=Meta, Account=Account, Message=Message, Part=Part, Inbound=Inbound,
         InboundRead=InboundRead, InboundPart=InboundPart, PendingReport=PendingReport,
-        ModemEvent=ModemEvent, RawReport=RawReport,
+        ModemEvent=ModemEvent, RawReport=RawReport, InboundSeen=InboundSeen,
     )
 
 
@@ -173,7 +183,12 @@ def _to_v2(t: Tables) -> None:
     t.database.create_tables([t.RawReport])
 
 
-MIGRATIONS: dict[int, Callable[[Tables], None]] = {2: _to_v2}
+def _to_v3(t: Tables) -> None:
+    t.database.create_tables([t.InboundSeen])
+    t.database.execute_sql('ALTER TABLE "inbound_part" ADD COLUMN "dedup_key" TEXT')
+
+
+MIGRATIONS: dict[int, Callable[[Tables], None]] = {2: _to_v2, 3: _to_v3}
 """``MIGRATIONS[n]`` turns a version n-1 database into version n (run inside one transaction).
 A fresh database is created at ``SCHEMA_VERSION`` directly; an existing one only ever changes
 through these steps, so each is tested against a file the older version wrote."""

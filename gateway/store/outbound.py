@@ -1,23 +1,34 @@
-"""SQL of the outbound side: accepting, dispatching, status reports, reports and logs."""
+"""SQL of the outbound side: accepting, dispatching, status reports, reports and logs.
+
+The store decides nothing about a message's fate: every state, status and error it writes is an
+``Outcome`` that ``gateway.lifecycle`` returned, and report matching and expiry are lifecycle
+functions called here, inside the writer's transaction, on candidates these queries select.
+"""
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import sqlite3
 from typing import Any, Sequence
 
 import peewee as pw
 
+from gateway import lifecycle
 from gateway.errors import DuplicateMessageIdError
-from gateway.statuses import STATE_STATUS, MessageState, error_for_tp_status, state_for_tp_status
+from gateway.lifecycle import (
+    InDoubtPolicy,
+    MessageState,
+    Outcome,
+    PartState,
+    ReportCandidate,
+)
 from gateway.store.models import Tables
 from gateway.store.records import LogFilter, MessageRecord, NewMessage, PartJob, message_record
 from gateway.store.writer import Writer
 
-REPORT_WINDOW = 3 * 24 * 3600.0  # seconds a status report may trail its send (TP-MR reuse bound)
-# An in-doubt part may take a pending report that arrived this recently (a send's longest wait).
-IN_DOUBT_WINDOW = 600.0
-REPORT_GRACE = 3600.0  # seconds after the validity period before a missing report is given up
-FINAL_STATES = tuple(s.value for s in MessageState if s.final)
+FINAL_STATES = tuple(s.value for s in lifecycle.FINAL_STATES)  # as stored
+_QUEUED, _SENDING, _SENT = PartState.QUEUED.value, PartState.SENDING.value, PartState.SENT.value
 
 _INSERT_MESSAGE = (
     'INSERT INTO "message" ("message_id", "account_id", "bulk_id", "sender", "destination", "text", '
@@ -26,7 +37,7 @@ _INSERT_MESSAGE = (
 )
 _INSERT_PART = (
     'INSERT INTO "part" ("message_id", "seq", "total", "pdu", "tpdu_length", "state", "attempts", '
-    '"next_attempt_at") VALUES (?, ?, ?, ?, ?, \'queued\', 0, ?)'
+    '"next_attempt_at") VALUES (?, ?, ?, ?, ?, ?, 0, ?)'
 )
 
 
@@ -65,17 +76,21 @@ class OutboundStore:
                 if m.parts:
                     cursor.executemany(
                         _INSERT_PART,
-                        [(pk, p.seq, p.total, p.pdu, p.tpdu_length, m.created_at) for p in m.parts],
+                        [(pk, p.seq, p.total, p.pdu, p.tpdu_length, _QUEUED, m.created_at) for p in m.parts],
                     )
 
         self.writer.run(job)
 
-    def message_id_exists(self, account_id: int, message_id: str) -> bool:
-        return (
-            self.tables.Message.select(self.tables.Message.id)
-            .where((self.tables.Message.account == account_id) & (self.tables.Message.message_id == message_id))
-            .exists()
+    def existing_message_ids(self, account_id: int, message_ids: Sequence[str]) -> set[str]:
+        """Which of these caller-supplied ids the account already has: one statement of fixed
+        shape whatever the number of ids (a JSON array through json_each), so no statement
+        cache grows with the request sizes clients choose."""
+        cursor = self.db.execute_sql(
+            'SELECT "message_id" FROM "message" WHERE "account_id" = ? '
+            'AND "message_id" IN (SELECT "value" FROM json_each(?))',
+            (account_id, json.dumps(list(message_ids))),
         )
+        return {row[0] for row in cursor.fetchall()}
 
     def last_concat_ref(self) -> int:
         row = self.tables.Message.select(self.tables.Message.concat_ref).order_by(self.tables.Message.id.desc()).first()
@@ -85,27 +100,28 @@ class OutboundStore:
 
     def claim_next_part(self, now: float) -> PartJob | None:
         """Atomically move the next due part to 'sending' (the in-doubt state) and return it."""
+        t = self.tables
 
         def job() -> PartJob | None:
             row = (
-                self.tables.Part.select(self.tables.Part, self.tables.Message)
-                .join(self.tables.Message)
-                .where((self.tables.Part.state == "queued") & (self.tables.Part.next_attempt_at <= now))
-                .order_by(self.tables.Part.next_attempt_at, self.tables.Part.message, self.tables.Part.seq)
+                t.Part.select(t.Part, t.Message)
+                .join(t.Message)
+                .where((t.Part.state == _QUEUED) & (t.Part.next_attempt_at <= now))
+                .order_by(t.Part.next_attempt_at, t.Part.message, t.Part.seq)
                 .first()
             )
             if row is None:
                 return None
             claimed = (
-                self.tables.Part.update(state="sending", attempts=self.tables.Part.attempts + 1)
-                .where((self.tables.Part.id == row.id) & (self.tables.Part.state == "queued"))
+                t.Part.update(state=_SENDING, attempts=t.Part.attempts + 1)
+                .where((t.Part.id == row.id) & (t.Part.state == _QUEUED))
                 .execute()
             )
             if claimed != 1:
                 return None
             msg = row.message
             if msg.state == MessageState.ACCEPTED.value:
-                self.tables.Message.update(state=MessageState.SENDING.value).where(self.tables.Message.id == msg.id).execute()
+                self._persist(msg.id, lifecycle.sending(), now)
             return PartJob(
                 part_id=row.id,
                 message_pk=msg.id,
@@ -123,185 +139,202 @@ class OutboundStore:
         return self.writer.run(job)
 
     def next_due_time(self) -> float | None:
-        row = self.tables.Part.select(pw.fn.MIN(self.tables.Part.next_attempt_at)).where(self.tables.Part.state == "queued").scalar()
+        t = self.tables
+        row = t.Part.select(pw.fn.MIN(t.Part.next_attempt_at)).where(t.Part.state == _QUEUED).scalar()
         return float(row) if row is not None else None
 
     def record_part_sent(self, part_id: int, mr: int | None, now: float, status_report: bool) -> None:
+        """The modem took the part (``mr`` None: assumed sent, outcome in doubt)."""
+        t = self.tables
+
         def job() -> None:
-            self.tables.Part.update(state="sent", mr=mr, sent_at=now, error=None).where(self.tables.Part.id == part_id).execute()
-            part = self.tables.Part.get_by_id(part_id)
+            t.Part.update(state=_SENT, mr=mr, sent_at=now, error=None).where(t.Part.id == part_id).execute()
+            part = t.Part.get_by_id(part_id)
             self._settle_message(part.message_id, now, status_report)
-            if status_report:
-                self._apply_pending_report(part, now)
+            self._match_held_reports(part.message.destination, now)
 
         self.writer.run(job)
 
-    def _apply_pending_report(self, part: Any, now: float) -> None:
-        """A report that arrived while this part was being sent. An in-doubt part (no TP-MR)
-        takes one for its recipient that arrived during the send, whatever its TP-MR."""
-        destination = part.message.destination
-        if part.mr is None:
-            query = self.tables.PendingReport.select().where(self.tables.PendingReport.received_at >= now - IN_DOUBT_WINDOW)
-        else:
-            query = self.tables.PendingReport.select().where(
-                (self.tables.PendingReport.mr == part.mr) & (self.tables.PendingReport.received_at >= now - REPORT_WINDOW)
-            )
-        for pending in query.order_by(self.tables.PendingReport.received_at):
-            if destination.endswith(pending.suffix):
-                pending.delete_instance()
-                self._apply_report_to_part(part.id, pending.tp_status, now)
-                return
-
     def record_part_retry(self, part_id: int, error: str, retry_at: float) -> None:
-        self.writer.run(
-            lambda: self.tables.Part.update(state="queued", next_attempt_at=retry_at, error=error)
-            .where(self.tables.Part.id == part_id)
-            .execute()
-        )
+        t = self.tables
+
+        def job() -> None:
+            t.Part.update(state=_QUEUED, next_attempt_at=retry_at, error=error).where(t.Part.id == part_id).execute()
+            self._match_held_reports(t.Part.get_by_id(part_id).message.destination, None)
+
+        self.writer.run(job)
 
     def release_part(self, part_id: int, retry_at: float) -> None:
         """The modem was not reached: back to the queue without counting an attempt."""
-        self.writer.run(
-            lambda: self.tables.Part.update(state="queued", next_attempt_at=retry_at, attempts=self.tables.Part.attempts - 1)
-            .where(self.tables.Part.id == part_id)
-            .execute()
-        )
-
-    def fail_message(
-        self, message_pk: int, state: MessageState, status_name: str, error_id: int, now: float, reason: str
-    ) -> None:
-        """Give up on every unfinished part of a message (permanent error or validity over)."""
+        t = self.tables
 
         def job() -> None:
-            self.tables.Part.update(state="expired" if state is MessageState.EXPIRED else "failed", done_at=now, error=reason).where(
-                (self.tables.Part.message == message_pk) & (self.tables.Part.state.in_(("queued", "sending", "sent")))
+            t.Part.update(state=_QUEUED, next_attempt_at=retry_at, attempts=t.Part.attempts - 1).where(
+                t.Part.id == part_id
             ).execute()
-            self.tables.Message.update(
-                state=state.value, status_name=status_name, error_id=error_id, done_at=now, report_unread=True
-            ).where((self.tables.Message.id == message_pk) & (self.tables.Message.state.not_in(FINAL_STATES))).execute()
+            self._match_held_reports(t.Part.get_by_id(part_id).message.destination, None)
+
+        self.writer.run(job)
+
+    def fail_message(self, message_pk: int, outcome: Outcome, now: float, reason: str) -> None:
+        """End a message with a final ``outcome`` (refused for good, or validity over): every
+        unfinished part takes the state the lifecycle gives it."""
+        t = self.tables
+
+        def job() -> None:
+            t.Part.update(state=lifecycle.part_state_for(outcome).value, done_at=now, error=reason).where(
+                (t.Part.message == message_pk) & (t.Part.state.in_((_QUEUED, _SENDING, _SENT)))
+            ).execute()
+            self._persist(message_pk, outcome, now)
+            self._match_held_reports(t.Message.get_by_id(message_pk).destination, now)
 
         self.writer.run(job)
 
     def expire_due(self, now: float) -> list[str]:
-        """Messages whose validity passed while parts were still queued: EXPIRED_EXPIRED (returned);
-        sent ones whose status report is overdue: DELIVERED_TO_OPERATOR."""
+        """Let time act (``lifecycle.lapse``): messages past their validity with parts unsent end
+        EXPIRED_EXPIRED (their ids are returned); sent ones whose report is overdue end
+        DELIVERED_TO_OPERATOR."""
+        t = self.tables
 
         def job() -> list[str]:
+            lapsing = functools.reduce(operator.or_, [
+                (t.Message.state == state.value) & (t.Message.expires_at <= cutoff)
+                for state, cutoff in lifecycle.expiry_cutoffs(now).items()
+            ])
             rows = list(
-                self.tables.Message.select(self.tables.Message.id, self.tables.Message.message_id)
-                .where((self.tables.Message.expires_at <= now) & (self.tables.Message.state.in_(("accepted", "sending"))))
+                t.Message.select(t.Message.id, t.Message.message_id, t.Message.state, t.Message.expires_at)
+                .where(lapsing)
                 .limit(500)
             )
+            expired: list[str] = []
             for row in rows:
-                self.tables.Part.update(state="expired", done_at=now).where(
-                    (self.tables.Part.message == row.id) & (self.tables.Part.state == "queued")
+                outcome = lifecycle.lapse(MessageState(row.state), row.expires_at, now)
+                if outcome is None:
+                    continue
+                t.Part.update(state=lifecycle.part_state_for(outcome).value, done_at=now).where(
+                    (t.Part.message == row.id) & (t.Part.state == _QUEUED)
                 ).execute()
-                self.tables.Message.update(
-                    state=MessageState.EXPIRED.value,
-                    status_name="EXPIRED_EXPIRED",
-                    error_id=4101,
-                    done_at=now,
-                    report_unread=True,
-                ).where(self.tables.Message.id == row.id).execute()
-            # Sent, but the report never came (lost in a modem reset, or ds=0 after a reboot):
-            # once the SC itself has given up (validity + grace) the honest status is that the
-            # operator took the message.
-            overdue = list(
-                self.tables.Message.select(self.tables.Message.id, self.tables.Message.message_id)
-                .where((self.tables.Message.expires_at + REPORT_GRACE <= now) & (self.tables.Message.state == MessageState.SENT.value))
-                .limit(500)
-            )
-            for row in overdue:
-                self.tables.Message.update(
-                    state=MessageState.SENT_NO_REPORT.value, status_name=None, done_at=now, report_unread=True
-                ).where(self.tables.Message.id == row.id).execute()
-            return [r.message_id for r in rows]
+                self._persist(row.id, outcome, now)
+                if outcome.state is MessageState.EXPIRED:
+                    expired.append(row.message_id)
+            return expired
 
         return self.writer.run(job)
 
-    def recover_in_doubt(self, now: float, resend: bool) -> list[tuple[str, int]]:
-        """After a crash, parts left in 'sending' may or may not have reached the network."""
+    def recover_in_doubt(self, now: float, policy: InDoubtPolicy) -> list[tuple[str, int]]:
+        """After a crash, parts left in 'sending' may or may not have reached the network: each
+        becomes what ``lifecycle.in_doubt(policy)`` says."""
+        t = self.tables
+        becomes = lifecycle.in_doubt(policy)
 
         def job() -> list[tuple[str, int]]:
-            rows = list(self.tables.Part.select(self.tables.Part, self.tables.Message).join(self.tables.Message).where(self.tables.Part.state == "sending"))
+            rows = list(t.Part.select(t.Part, t.Message).join(t.Message).where(t.Part.state == _SENDING))
             for row in rows:
-                if resend:
-                    self.tables.Part.update(state="queued", next_attempt_at=now, error="in doubt after restart: resent").where(
-                        self.tables.Part.id == row.id
+                if becomes is PartState.QUEUED:
+                    t.Part.update(state=_QUEUED, next_attempt_at=now, error="in doubt after restart: resent").where(
+                        t.Part.id == row.id
                     ).execute()
                 else:
-                    self.tables.Part.update(state="sent", mr=None, sent_at=now, error="in doubt after restart").where(
-                        self.tables.Part.id == row.id
+                    t.Part.update(state=_SENT, mr=None, sent_at=now, error="in doubt after restart").where(
+                        t.Part.id == row.id
                     ).execute()
                     self._settle_message(row.message_id, now, json.loads(row.message.options).get("status_report", True))
+            for destination in {r.message.destination for r in rows}:
+                self._match_held_reports(destination, now)
             return [(r.message.message_id, r.seq) for r in rows]
 
         return self.writer.run(job)
 
+    def _persist(self, message_pk: int, outcome: Outcome, now: float, **extra: Any) -> None:
+        """Write an Outcome (inside a writer job). A final message never changes again, and a
+        final outcome is reported once (``report_unread``)."""
+        t = self.tables
+        fields: dict[str, Any] = dict(
+            state=outcome.state.value, status_name=outcome.status_name, error_id=outcome.error_id, **extra
+        )
+        if outcome.final:
+            fields.update(done_at=now, report_unread=True)
+        t.Message.update(**fields).where((t.Message.id == message_pk) & (t.Message.state.not_in(FINAL_STATES))).execute()
+
     def _settle_message(self, message_pk: int, now: float, status_report: bool) -> None:
         """Recompute a message's state from its parts (inside a writer job)."""
-        msg = self.tables.Message.get_by_id(message_pk)
+        t = self.tables
+        msg = t.Message.get_by_id(message_pk)
         if MessageState(msg.state).final:
             return
-        states = [p.state for p in self.tables.Part.select(self.tables.Part.state).where(self.tables.Part.message == message_pk)]
-        if any(s in ("queued", "sending") for s in states):
+        parts = [PartState(p.state) for p in t.Part.select(t.Part.state).where(t.Part.message == message_pk)]
+        outcome = lifecycle.settle(parts, status_report=status_report)
+        if outcome is None:
             return
-        updates: dict[str, Any] = {}
-        if msg.sent_at is None:
-            updates["sent_at"] = now
-        if all(s == "delivered" for s in states):
-            updates.update(state=MessageState.DELIVERED.value, status_name=None, done_at=now, report_unread=True)
-        elif not status_report:
-            updates.update(state=MessageState.SENT_NO_REPORT.value, done_at=now, report_unread=True)
-        else:
-            updates.update(state=MessageState.SENT.value)
-        self.tables.Message.update(**updates).where(self.tables.Message.id == message_pk).execute()
+        self._persist(message_pk, outcome, now, **({"sent_at": now} if msg.sent_at is None else {}))
 
     # ---- status reports ----
 
     def apply_status_report(self, suffix: str, mr: int, tp_status: int, now: float) -> MessageRecord | None:
-        """Match a report to a sent part and apply it, in one writer job (no race with sends).
-
-        Candidates: parts sent to a number ending in ``suffix`` within ``REPORT_WINDOW``; the
-        newest with this TP-MR (it wraps every 256 sends), else the newest in-doubt part (no
-        TP-MR) for that number. No candidate: kept as pending for a send being recorded now.
-        """
+        """Match a report to a part (``lifecycle.match_report``) and apply it, in one writer job
+        (no race with sends). No owner yet: held as pending (None is returned) until a send to
+        that number is recorded, or ``REPORT_WINDOW`` passes."""
+        t = self.tables
 
         def job() -> MessageRecord | None:
-            since = now - REPORT_WINDOW
-            base = (
-                self.tables.Part.select(self.tables.Part.id)
-                .join(self.tables.Message)
-                .where((self.tables.Part.state == "sent") & (self.tables.Part.sent_at >= since) & (self.tables.Message.destination.endswith(suffix)))
-                .order_by(self.tables.Part.sent_at.desc(), self.tables.Part.id.desc())
-            )
-            row = base.where(self.tables.Part.mr == mr).first() or base.where(self.tables.Part.mr.is_null()).first()
-            if row is None:
-                self.tables.PendingReport.delete().where(self.tables.PendingReport.received_at < since).execute()
-                self.tables.PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
+            part_id = lifecycle.match_report(mr, now, self._report_candidates(suffix, mr, now))
+            if part_id is None:
+                t.PendingReport.delete().where(t.PendingReport.received_at < now - lifecycle.REPORT_WINDOW).execute()
+                t.PendingReport.create(suffix=suffix, mr=mr, tp_status=tp_status, received_at=now)
                 return None
-            return self._apply_report_to_part(row.id, tp_status, now)
+            return self._apply_report_to_part(part_id, tp_status, now)
 
         return self.writer.run(job)
 
+    def _report_candidates(self, suffix: str, mr: int, received_at: float) -> list[ReportCandidate]:
+        """Parts to numbers ending in ``suffix`` that ``match_report`` may pick: sent with this
+        TP-MR, sent in doubt (no TP-MR) and still in their window, or still sending. Three
+        queries, each served by the (state, mr) index."""
+        t = self.tables
+        to_number = t.Message.destination.endswith(suffix)
+        fields = (t.Part.id, t.Part.state, t.Part.mr, t.Part.sent_at, t.Message.expires_at)
+        wheres = (
+            (t.Part.state == _SENT) & (t.Part.mr == mr) & (t.Part.sent_at >= received_at - lifecycle.REPORT_WINDOW),
+            (t.Part.state == _SENT) & t.Part.mr.is_null()
+            & (t.Message.expires_at >= received_at - lifecycle.REPORT_GRACE),
+            t.Part.state == _SENDING,
+        )
+        return [
+            ReportCandidate(r.id, PartState(r.state), r.mr, r.sent_at, r.message.expires_at)
+            for where in wheres
+            for r in t.Part.select(*fields).join(t.Message).where(where & to_number)
+        ]
+
+    def _match_held_reports(self, destination: str, now: float | None) -> None:
+        """Reports held for this number get another match now that a part to it left
+        'sending' (its TP-MR is known, or it will not be sent yet): inside a writer job."""
+        t = self.tables
+        held = list(
+            t.PendingReport.select()
+            .where(pw.fn.substr(destination, pw.fn.length(t.PendingReport.suffix) * -1) == t.PendingReport.suffix)
+            .order_by(t.PendingReport.received_at, t.PendingReport.id)
+        )
+        for pending in held:
+            part_id = lifecycle.match_report(
+                pending.mr, pending.received_at, self._report_candidates(pending.suffix, pending.mr, pending.received_at)
+            )
+            if part_id is not None:
+                pending.delete_instance()
+                self._apply_report_to_part(part_id, pending.tp_status, pending.received_at if now is None else now)
+
     def _apply_report_to_part(self, part_id: int, tp_status: int, now: float) -> MessageRecord:
-        part = self.tables.Part.get_by_id(part_id)
-        final = state_for_tp_status(tp_status)
-        if final is None:  # the SC is still trying: note it, stay pending
-            self.tables.Part.update(tp_status=tp_status).where(self.tables.Part.id == part_id).execute()
-        elif final is MessageState.DELIVERED:
-            self.tables.Part.update(state="delivered", tp_status=tp_status, done_at=now).where(self.tables.Part.id == part_id).execute()
-            self._settle_message(part.message_id, now, True)
+        t = self.tables
+        effect = lifecycle.report(tp_status)
+        part = t.Part.get_by_id(part_id)
+        if effect.part is PartState.SENT:  # the SC is still trying: note it, stay pending
+            t.Part.update(tp_status=tp_status).where(t.Part.id == part_id).execute()
         else:
-            self.tables.Part.update(state="failed", tp_status=tp_status, done_at=now).where(self.tables.Part.id == part_id).execute()
-            self.tables.Message.update(
-                state=final.value,
-                status_name=STATE_STATUS[final].name,
-                error_id=error_for_tp_status(tp_status).id,
-                done_at=now,
-                report_unread=True,
-            ).where((self.tables.Message.id == part.message_id) & (self.tables.Message.state.not_in(FINAL_STATES))).execute()
-        return message_record(self.tables.Message.get_by_id(part.message_id))
+            t.Part.update(state=effect.part.value, tp_status=tp_status, done_at=now).where(t.Part.id == part_id).execute()
+            if effect.message is None:
+                self._settle_message(part.message_id, now, True)
+            else:
+                self._persist(part.message_id, effect.message, now)
+        return message_record(t.Message.get_by_id(part.message_id))
 
     def pending_reports(self) -> int:
         return self.tables.PendingReport.select().count()
@@ -342,12 +375,14 @@ class OutboundStore:
             query = query.where(self.tables.Message.sender == flt.sender)
         if flt.destination:
             query = query.where(self.tables.Message.destination == flt.destination)
+        # Id lists and states go in as one JSON array each (json_each), so the statement has one
+        # shape whatever the number of ids: no per-length statement to compile and cache.
         if flt.bulk_ids:
-            query = query.where(self.tables.Message.bulk_id.in_(flt.bulk_ids))
+            query = query.where(self.tables.Message.bulk_id.in_(_json_values(flt.bulk_ids)))
         if flt.message_ids:
-            query = query.where(self.tables.Message.message_id.in_(flt.message_ids))
+            query = query.where(self.tables.Message.message_id.in_(_json_values(flt.message_ids)))
         if flt.states:
-            query = query.where(self.tables.Message.state.in_([s.value for s in flt.states]))
+            query = query.where(self.tables.Message.state.in_(_json_values([s.value for s in flt.states])))
         if flt.sent_since is not None:
             query = query.where(self.tables.Message.created_at >= flt.sent_since)
         if flt.sent_until is not None:
@@ -361,4 +396,9 @@ class OutboundStore:
         }
 
     def queued_parts(self) -> int:
-        return self.tables.Part.select().where(self.tables.Part.state.in_(("queued", "sending"))).count()
+        return self.tables.Part.select().where(self.tables.Part.state.in_((_QUEUED, _SENDING))).count()
+
+
+def _json_values(values: Sequence[str]) -> pw.Node:
+    """``(SELECT value FROM json_each(?))`` with the values as one JSON array parameter."""
+    return pw.NodeList((pw.SQL("SELECT value FROM json_each(?)", (json.dumps(list(values)),)),), parens=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from gateway.statuses import MessageState
+from gateway.lifecycle import InDoubtPolicy, Outcome
 from gateway.store.records import (
     AccountRecord,
     InboundRecord,
@@ -71,7 +71,10 @@ class AcceptStorage(Protocol):
         """
         ...
 
-    def message_id_exists(self, account_id: int, message_id: str) -> bool: ...
+    def existing_message_ids(self, account_id: int, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` the account already has (one statement whatever their
+        number)."""
+        ...
 
     def last_concat_ref(self) -> int:
         """The concatenation reference of the newest message (0 when there is none), so a
@@ -117,33 +120,35 @@ class DispatchStorage(Protocol):
         ...
 
     def record_part_sent(self, part_id: int, mr: int | None, now: float, status_report: bool) -> None:
-        """Atomically mark the part sent with its TP-MR (None: in doubt), settle its message,
-        and apply a report for it that arrived before this call (kept pending meanwhile)."""
+        """Atomically mark the part sent with its TP-MR (None: in doubt), settle its message
+        (``lifecycle.settle``), and match again the reports held for its number while it was
+        sending (``lifecycle.match_report``): its own is applied to it."""
         ...
 
     def record_part_retry(self, part_id: int, error: str, retry_at: float) -> None:
-        """Atomically queue the part again for ``retry_at``; the attempt stays counted."""
+        """Atomically queue the part again for ``retry_at``; the attempt stays counted. Reports
+        held for its number are matched again (none of them was its own)."""
         ...
 
     def release_part(self, part_id: int, retry_at: float) -> None:
-        """Atomically queue the part again without counting the attempt (modem not reached)."""
+        """Atomically queue the part again without counting the attempt (modem not reached);
+        held reports are matched again as for ``record_part_retry``."""
         ...
 
-    def fail_message(
-        self, message_pk: int, state: MessageState, status_name: str, error_id: int, now: float, reason: str
-    ) -> None:
-        """Atomically end every unfinished part and the message in ``state`` (a final message
-        keeps its state)."""
+    def fail_message(self, message_pk: int, outcome: Outcome, now: float, reason: str) -> None:
+        """Atomically end the message with the final ``outcome`` and every unfinished part with
+        ``lifecycle.part_state_for(outcome)`` (a final message keeps its outcome)."""
         ...
 
     def expire_due(self, now: float) -> list[str]:
-        """Atomically expire messages whose validity ended while parts were queued (their ids
-        are returned) and end sent ones whose report is overdue."""
+        """Atomically let time act (``lifecycle.lapse``): messages whose validity ended while
+        parts were queued are expired (their ids are returned), sent ones whose report is
+        overdue end DELIVERED_TO_OPERATOR."""
         ...
 
-    def recover_in_doubt(self, now: float, resend: bool) -> list[tuple[str, int]]:
-        """Atomically settle parts left sending by a crash: queued again (``resend``) or
-        assumed sent without TP-MR. Returns (message id, part seq) of each."""
+    def recover_in_doubt(self, now: float, policy: InDoubtPolicy) -> list[tuple[str, int]]:
+        """Atomically settle parts left sending by a crash as ``lifecycle.in_doubt(policy)``
+        says: queued again, or assumed sent without TP-MR. Returns (message id, part seq)."""
         ...
 
 
@@ -151,9 +156,9 @@ class ReportStorage(Protocol):
     """Status reports (what the report matcher needs)."""
 
     def apply_status_report(self, suffix: str, mr: int, tp_status: int, now: float) -> MessageRecord | None:
-        """Atomically match a report to a sent part and apply it, or keep it pending (None)
-        for a send being recorded now. Matching and applying are one transaction: no send can
-        be recorded between them."""
+        """Atomically match a report to a part (``lifecycle.match_report`` decides) and apply
+        it, or hold it pending (None) while its owner may be a part still sending. Matching
+        and applying are one transaction: no send can be recorded between them."""
         ...
 
     def pending_reports(self) -> int: ...
@@ -185,17 +190,27 @@ class InboundStorage(Protocol):
         complete: bool,
         received_at: float,
         consumed_parts: Iterable[InboundGroup] = (),
-    ) -> InboundRecord:
-        """Atomically store a received message and delete the waiting parts it was assembled
-        from (``consumed_parts``)."""
+        dedup_key: str | None = None,
+    ) -> InboundRecord | None:
+        """Atomically store a received message, delete the waiting parts it was assembled from
+        (``consumed_parts``) and remember their dedup keys, or store nothing and return None:
+
+        - ``dedup_key`` (what was received: originator, SCTS, reference, part, content) was
+          stored within the dedup window: an identical SMS delivered twice is kept once;
+        - a group in ``consumed_parts`` has no waiting part: it was assembled already.
+        """
         ...
 
     def add_inbound_part(
         self, sender: str, ref: int, ref_bits: int, total: int, seq: int, text: str | None,
-        data: bytes | None, now: float, pdu: str | None = None,
+        data: bytes | None, now: float, pdu: str | None = None, dedup_key: str | None = None,
     ) -> list[StoredInboundPart]:
         """Atomically keep one part of a concatenated message and return every part of its group
-        so far (a part already waiting is not stored twice)."""
+        so far (a part already waiting is not stored twice).
+
+        A part whose ``dedup_key`` belongs to a message stored within the dedup window is
+        dropped and ``[]`` returned: a part delivered again after its message was assembled
+        does not start a new group."""
         ...
 
     def stale_inbound_groups(self, older_than: float) -> list[InboundGroup]:
@@ -243,9 +258,19 @@ class EventStorage(Protocol):
         ...
 
 
+class StorageHealth(Protocol):
+    """Whether the store can take writes now (what ``/health/ready`` needs)."""
+
+    def writable(self) -> str | None:
+        """None when a write would succeed now; else why not, in the driver's or the store's
+        words ("attempt to write a readonly database", "database or disk is full", "the WAL
+        file was replaced ..."). Bounded in time: waits at most the request busy timeout."""
+        ...
+
+
 class Storage(
     AccountStorage, AcceptStorage, DispatchStorage, ReportStorage, InboundStorage, EventStorage,
-    Protocol,
+    StorageHealth, Protocol,
 ):
     """A whole store: every role, plus its lifetime."""
 

@@ -197,3 +197,36 @@ def test_inject_errors(net: VirtualNetwork, make_modem: Callable[..., EmulatedMo
     ("0044 7700 900001", "447700900001"), ("447700900001", "447700900001")])
 def test_normalize(net: VirtualNetwork, number: str, key: str) -> None:
     assert net.normalize(number) == key
+
+
+# --- issue 9 item 5: the SC delivers an SMS (or one part) again --------------------------------
+
+def test_redeliver_sends_a_part_again_byte_for_byte(sim800: Term) -> None:
+    modem = sim800.modem
+    modem.inject_sms("+447911000001", "long " * 60)
+    sim800.read_until(b'"SM",2\r\n')
+    modem.faults.apply("redeliver", ["1"])
+    sim800.read_until(b'"SM",3\r\n')
+    stored = modem.storage["SM"].slots
+    assert stored[3].pdu == stored[1].pdu != stored[2].pdu
+    assert [r.parts[2] for r in modem.received if r.parts] == [1, 2, 1]
+
+
+def test_redeliver_a_single_sms_twice(sim800: Term) -> None:
+    modem = sim800.modem
+    modem.inject_sms("+447911000001", "once")
+    sim800.read_until(b'"SM",1\r\n')
+    modem.faults.redeliver()
+    modem.faults.redeliver()
+    sim800.read_until(b'"SM",3\r\n')
+    assert len({m.pdu for m in modem.storage["SM"].slots.values()}) == 1
+    assert [read_stored(sim800, i).text for i in (1, 2, 3)] == ["once"] * 3
+
+
+def test_redeliver_errors(make_modem: Callable[..., EmulatedModem]) -> None:
+    modem = make_modem()
+    with pytest.raises(LookupError):
+        modem.faults.redeliver()
+    modem.inject_sms("+447911000001", "one part")
+    with pytest.raises(ValueError):
+        modem.faults.apply("redeliver", ["2"])

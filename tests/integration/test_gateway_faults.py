@@ -22,7 +22,7 @@ from gateway.modem.driver import Modem
 from gateway.modem.profiles import load_profile
 from gateway.runtime import Runtime, assemble, emulator_pins
 from gateway.service import Destination, Gateway, SubmitRequest
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import Store
 from tests.integration.conftest import CHEAP_HASHER, wait_for
 
@@ -55,11 +55,13 @@ class Stack:
 
 
 def build_stack(tmp_path: Path, *, emu: EmulatedModem | None = None, modem_config: dict[str, Any] | None = None,
-                **sending: Any) -> Iterator[Stack]:
+                ready_timeout: float = 20, **sending: Any) -> Iterator[Stack]:
     """The gateway as ``simgate run`` assembles it (gateway.runtime), on an in-process emulator.
 
-    ``emu``: a prepared emulated modem (its own network, profile, state) instead of a fresh SIM800;
-    ``modem_config``: ``modem.*`` keys over the test defaults (e.g. profile, csms)."""
+    ``emu``: a prepared emulated modem (its own network, profile, state) instead of a fresh SIM800, left open
+    so a second stack on the same ``tmp_path`` is the gateway restarted; ``modem_config``: ``modem.*`` keys over
+    the test defaults (e.g. profile, csms)."""
+    own_emu = emu is None
     if emu is None:
         emu = EmulatedModem(profile="sim800", msisdn="+447700900001", network=VirtualNetwork(), timing=Timing.fast(),
                             name=f"faults{next(_names)}")
@@ -72,12 +74,13 @@ def build_stack(tmp_path: Path, *, emu: EmulatedModem | None = None, modem_confi
     runtime = assemble(config, pin_factory=emulator_pins(emu, load_profile(config.modem.profile)), hasher=CHEAP_HASHER)
     try:
         runtime.start()
-        assert runtime.modem.wait_ready(20), "the emulated modem did not come up"
-        account, _ = runtime.gateway.create_account("faults", "faults-password")
+        assert runtime.modem.wait_ready(ready_timeout), "the emulated modem did not come up"
+        account = runtime.gateway.accounts.find("faults") or runtime.gateway.create_account("faults", "faults-password")[0]
         yield Stack(runtime.store, runtime.gateway, emu, net, runtime.modem, runtime.dispatcher, account, runtime)
     finally:
         runtime.stop()
-        emu.close()
+        if own_emu:
+            emu.close()
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
                             ModemUnavailableError, SendInDoubtError)
 from gateway.modem.at import AtChannel, Urc, UrcKind
-from gateway.modem.errors import ModemRebootedError
+from gateway.clock import ManualClock
+from gateway.modem.errors import ModemRebootedError, NotSentReason, SendNotSentError
+from tests.modem.conftest import drive
 from tests.modem.scripted_serial import ScriptedSerial, table_responder
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -175,6 +177,82 @@ def test_reboot_after_ctrl_z_is_in_doubt_at_once(rig):
     with pytest.raises(SendInDoubtError):
         channel.send_pdu("AT+CMGS=18", PDU, prompt_timeout=1, result_timeout=30)
     assert urcs.wait_for(1)[0].kind is UrcKind.BOOT
+
+
+BANNERS = "\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n"
+
+
+def test_reboot_between_prompt_and_ctrl_z_is_not_sent_and_the_pdu_is_not_written(rig):
+    channel, port, urcs = rig(lambda c: "\r\n> " + BANNERS if c.startswith("AT+CMGS") else None)
+    with pytest.raises(SendNotSentError) as info:
+        channel.send_pdu("AT+CMGS=18", PDU, prompt_timeout=1, result_timeout=30)
+    assert info.value.reason is NotSentReason.REBOOTED_AT_PROMPT and info.value.line == "RDY"
+    assert isinstance(info.value, ModemUnavailableError)   # requeued, no attempt counted
+    assert port.written == ["AT+CMGS=18\r"]
+    assert [u.kind for u in urcs.wait_for(5)][:2] == [UrcKind.BOOT, UrcKind.BOOT]
+
+
+@pytest.mark.parametrize("order", ["echo-then-banners", "banners-then-echo"])
+def test_own_pdu_echoed_in_command_mode_after_a_reboot_is_not_sent(rig, order):
+    """A freshly booted modem (ATE1) takes PDU + Ctrl-Z as command-line input and echoes it."""
+    def respond(chunk: str):
+        if chunk.startswith("AT+CMGS"):
+            return "\r\n> "
+        if chunk.endswith("\x1a"):   # the echo has no line end: command mode got no CR
+            return chunk + BANNERS if order == "echo-then-banners" else BANNERS + chunk
+        return None
+    channel, _, _ = rig(respond)
+    with pytest.raises(SendNotSentError) as info:
+        channel.send_pdu("AT+CMGS=18", PDU, prompt_timeout=1, result_timeout=30)
+    assert info.value.reason is NotSentReason.PDU_ECHOED
+
+
+def send_on_manual_clock(respond) -> tuple[BaseException | None, float]:
+    """One AT+CMGS dialog (120 s result time-out) on a ManualClock moved on in 50 ms steps:
+    what it raised and how many clock seconds it took."""
+    clock = ManualClock()
+    channel = AtChannel(ScriptedSerial(respond), Recorder(), name="t", clock=clock)
+    channel.start()
+    done = threading.Event()
+    outcome: list[BaseException | None] = [None]
+
+    def send() -> None:
+        try:
+            channel.send_pdu("AT+CMGS=18", PDU, prompt_timeout=1, result_timeout=120)
+        except BaseException as exc:  # noqa: BLE001 - inspected by the test
+            outcome[0] = exc
+        done.set()
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        took = drive(clock, done.is_set, step=0.05)
+        return outcome[0], took
+    finally:
+        channel.close()
+
+
+def test_own_pdu_echoed_without_any_banner_ends_the_dialog_at_once():
+    raised, took = send_on_manual_clock(lambda c: "\r\n> " if c.startswith("AT+CMGS") else c)
+    assert isinstance(raised, SendNotSentError)
+    assert took < 0.5                           # not after the 120 s result time-out
+
+
+def test_pdu_echo_with_echo_on_is_no_proof_and_a_reboot_stays_in_doubt(rig):
+    def respond(chunk: str):
+        if chunk.startswith("AT+CMGS="):
+            return chunk + "\r\n> "
+        return chunk + "\r\nRDY\r\n"      # echo on all along: no proof either way
+    channel, _, _ = rig(respond)
+    with pytest.raises(SendInDoubtError):
+        channel.send_pdu("AT+CMGS=18", PDU, prompt_timeout=1, result_timeout=30,
+                         echo_grace=0.05)
+
+
+@pytest.mark.parametrize("banner", ["+CFUN: 1", "SMS Ready", "+CPIN: READY"])
+def test_any_boot_banner_after_ctrl_z_ends_the_wait_in_doubt(banner):
+    raised, took = send_on_manual_clock(lambda c: "\r\n> " if c.startswith("AT+CMGS")
+                                        else f"\r\n{banner}\r\n")
+    assert isinstance(raised, SendInDoubtError)
+    assert took < 1.0                           # the echo grace, not the 120 s wait
 
 
 def test_reboot_during_a_command_aborts_it(rig):

@@ -131,7 +131,7 @@ def test_spontaneous_reboot_reinitialises_and_in_flight_send_is_in_doubt(make_ri
     rig.listener.wait(lambda r: r.details(EventKind.REBOOTED))
     rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
     assert rig.modem.wait_ready(5)
-    assert rig.emu.s.cnmi == (2, 1, 0, 1, 0) and rig.emu.s.cmgf == 0
+    assert rig.emu.s.cnmi == (2, 1, 0, 2, 0) and rig.emu.s.cmgf == 0   # ds=2: reports in SR
     assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
 
 
@@ -265,5 +265,59 @@ def test_a_modem_that_sends_bytes_but_never_answers_is_not_switched_on():
         assert not listener.details(EventKind.POWERED_ON)
         assert "recovering: the modem sends bytes but does not answer AT" in \
             listener.details(EventKind.RECOVERY)
+    finally:
+        modem.stop()
+
+
+class RebootsAtPrompt:
+    """A healthy SIM800 (fixed baud) that browns out once, right after showing the "> " prompt:
+    it comes back with factory echo (ATE1), so it echoes PDU + Ctrl-Z as command-line input,
+    then says its boot banners."""
+
+    BANNERS = "\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n"
+
+    def __init__(self) -> None:
+        self.echo = True
+        self.rebooted = False
+        self.rebooting = False
+        self.sent = 0
+
+    def __call__(self, chunk: str) -> str | None:
+        echo = chunk if self.echo else ""
+        command = chunk.strip()
+        if command.startswith("AT+CMGS="):
+            if not self.rebooted:
+                self.rebooted = self.rebooting = True
+                return echo + "\r\n> "
+            return echo + "\r\n> "
+        if chunk.endswith("\x1a"):
+            if self.rebooting:
+                self.rebooting, self.echo = False, True
+                return chunk + self.BANNERS
+            self.sent += 1
+            return f"\r\n+CMGS: {self.sent}\r\n\r\nOK\r\n"
+        if command == "ATE0":
+            self.echo = False
+            return echo + "\r\nOK\r\n"
+        return echo + (healthy_modem(chunk) or "")
+
+
+def test_a_reboot_between_prompt_and_ctrl_z_is_not_sent_and_the_modem_is_reinitialised():
+    from gateway.modem.errors import NotSentReason, SendNotSentError
+    modem, port, listener, clock = manual_modem(RebootsAtPrompt())
+    modem.start()
+    try:
+        assert modem.wait_ready(5), listener.events
+        with pytest.raises(SendNotSentError) as info:
+            modem.send(PART.pdu, PART.tpdu_length)
+        assert info.value.reason is NotSentReason.PDU_ECHOED
+        health = modem.health()
+        assert health.counters.not_sent == 1 and health.counters.in_doubt == 0
+        assert listener.details(EventKind.NOT_SENT)
+        assert not listener.details(EventKind.IN_DOUBT)
+        # The banners reached the supervisor: re-initialised (echo off again), then it sends.
+        listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
+        assert modem.wait_ready(5)
+        assert modem.send(PART.pdu, PART.tpdu_length) == 1
     finally:
         modem.stop()

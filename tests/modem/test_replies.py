@@ -167,3 +167,11 @@ def test_parsers_fail_only_with_reply_format_errors(text):
 @given(st.text(alphabet=st.characters(blacklist_characters='"'), max_size=60))
 def test_split_fields_without_quotes_is_a_plain_split(text):
     assert split_fields(text) == [part.strip() for part in text.split(",")]
+
+
+@pytest.mark.parametrize("test_reply, cnmi", [
+    ("(0-2),(0-3),(0,2),(0-2),(0,1)", "2,1,0,2,0"),      # SIM7600 with SR: stored reports
+    ("(0-3),(0-3),(0,2),(0,1),(0,1)", "2,1,0,1,0"),      # ds=2 not offered: inline after all
+])
+def test_cnmi_prefers_stored_reports_when_the_modem_has_an_sr_memory(test_reply, cnmi):
+    assert choose_cnmi(parse_ranges(test_reply), stored_reports=True) == cnmi

@@ -10,7 +10,8 @@ from typing import Callable
 import pytest
 
 from gateway.errors import DuplicateMessageIdError, ValidationError
-from gateway.statuses import MessageState
+from gateway import lifecycle
+from gateway.lifecycle import InDoubtPolicy, MessageState
 from gateway.store import LogFilter
 from gateway.store.protocol import Storage
 from tests.store.messages import new_message as _msg
@@ -80,7 +81,7 @@ def test_expiry_and_permanent_failure(store: Storage, account: int) -> None:
     assert store.expire_due(1600.0) == ["late"]
     assert store.message(account, "late").status_name == "EXPIRED_EXPIRED"
     job = store.claim_next_part(1600.0)
-    store.fail_message(job.message_pk, MessageState.UNDELIVERABLE, "UNDELIVERABLE_REJECTED_OPERATOR", 1, 1601.0, "CMS 1")
+    store.fail_message(job.message_pk, lifecycle.refused(permanent=True, error_id=1), 1601.0, "CMS 1")
     rec = store.message(account, "bad")
     assert (rec.state, rec.error_id) == (MessageState.UNDELIVERABLE, 1)
     assert {r.message_id for r in store.take_reports(account, bulk_id=None, message_id=None, limit=5)} == {"late", "bad"}
@@ -105,7 +106,7 @@ def test_in_doubt_parts_after_a_crash(reopen: Callable[[], Storage], resend: boo
     s.close()
     s = reopen()
     try:
-        assert s.recover_in_doubt(1010.0, resend=resend) == [("m", 1)]
+        assert s.recover_in_doubt(1010.0, InDoubtPolicy.RESEND if resend else InDoubtPolicy.ASSUME_SENT) == [("m", 1)]
         if resend:
             assert s.claim_next_part(1010.0).attempts == 2
         else:
@@ -234,3 +235,42 @@ def test_writes_after_close_are_store_errors(reopen: Callable[[], Storage]) -> N
     s.close()
     with pytest.raises(StoreError):
         s.add_modem_event("boot", "", 1.0)
+
+
+def _inbound(store: Storage, mid: str, at: float, key: str | None = None, consumed=()):  # noqa: ANN202
+    return store.insert_inbound(message_id=mid, sender="4479", receiver="", text="hi", data=None, keyword=None,
+                                clean_text="hi", sms_count=1, complete=True, received_at=at,
+                                consumed_parts=consumed, dedup_key=key)
+
+
+def test_an_identical_single_sms_is_stored_once(store: Storage, account: int) -> None:
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    assert _inbound(store, "i2", 20.0, key="k") is None  # the same SMS delivered again
+    assert _inbound(store, "i3", 20.0, key="other") is not None
+    assert [r.message_id for r in store.take_inbound(account, 10)] == ["i1", "i3"]
+
+
+def test_a_part_delivered_again_after_assembly_starts_no_group(store: Storage) -> None:
+    group = ("4479", 5, 8, 2)
+    store.add_inbound_part(*group, 1, "hello ", None, 1.0, dedup_key="p1")
+    assert len(store.add_inbound_part(*group, 2, "world", None, 2.0, dedup_key="p2")) == 2
+    assert _inbound(store, "i1", 3.0, consumed=[group]) is not None
+    assert store.add_inbound_part(*group, 2, "world", None, 4.0, dedup_key="p2") == []  # redelivered
+    assert store.add_inbound_part(*group, 1, "hello ", None, 4.0, dedup_key="p1") == []
+    assert store.stale_inbound_groups(older_than=1e9) == []
+    assert _inbound(store, "i2", 5.0, consumed=[group]) is None  # nothing waiting: assembled already
+    assert [r.message_id for r in store.inbound_logs()] == ["i1"]
+
+
+def test_dedup_forgets_after_its_window(store: Storage) -> None:
+    from gateway.store.inbound import INBOUND_DEDUP_WINDOW
+
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    assert _inbound(store, "i2", 10.0 + INBOUND_DEDUP_WINDOW - 1, key="k") is None
+    assert _inbound(store, "i3", 10.0 + INBOUND_DEDUP_WINDOW + 1, key="k") is not None
+
+
+def test_prune_forgets_what_was_seen(store: Storage) -> None:
+    assert _inbound(store, "i1", 10.0, key="k") is not None
+    store.prune(older_than=100.0)
+    assert _inbound(store, "i2", 200.0, key="k") is not None

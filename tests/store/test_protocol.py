@@ -9,7 +9,7 @@ from gateway.store import Store
 from gateway.store import protocol
 
 ROLES = [protocol.AccountStorage, protocol.AcceptStorage, protocol.DispatchStorage, protocol.ReportStorage,
-         protocol.InboundStorage, protocol.EventStorage, protocol.Storage]
+         protocol.InboundStorage, protocol.EventStorage, protocol.StorageHealth, protocol.Storage]
 IMPLEMENTATIONS = [Store]
 
 

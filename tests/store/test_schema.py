@@ -11,7 +11,7 @@ import pytest
 from gateway.clock import ManualClock
 from gateway.errors import StoreError
 from gateway.reports import ReportMatcher
-from gateway.statuses import MessageState
+from gateway.lifecycle import MessageState
 from gateway.store import SCHEMA_VERSION, Store
 from gateway.store.protocol import Storage
 
@@ -52,7 +52,14 @@ def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert store.claim_next_part(1000.0) is not None  # the old queue still works
         kept = store.add_raw_report("07FF", "undecodable: test", 1.0)
         assert store.raw_reports() == [kept]
-    assert _version(path) == SCHEMA_VERSION == 2
+        # schema 3: parts carry their dedup key, stored messages are remembered
+        assert len(store.add_inbound_part("4479", 5, 8, 2, 1, "a", None, 1.0, dedup_key="k1")) == 1
+        assert store.add_inbound_part("4479", 5, 8, 2, 2, "b", None, 1.0, dedup_key="k2") != []
+        assert store.insert_inbound(message_id="i", sender="4479", receiver="", text="ab", data=None, keyword=None,
+                                    clean_text="ab", sms_count=2, complete=True, received_at=2.0,
+                                    consumed_parts=[("4479", 5, 8, 2)]) is not None
+        assert store.add_inbound_part("4479", 5, 8, 2, 2, "b", None, 3.0, dedup_key="k2") == []
+    assert _version(path) == SCHEMA_VERSION == 3 and "inbound_seen" in _tables(path)
     with Store.open(path) as again:  # a second open runs no migration and keeps the row
         assert [r.pdu for r in again.raw_reports()] == ["07FF"]
 
