@@ -45,7 +45,8 @@ from gateway.service import (
     SubmitRequest,
     normalise_number,
 )
-from gateway.statuses import ACCEPTED_STATUS, STATE_STATUS, MessageState, Status
+from gateway.lifecycle import STATE_STATUS, MessageState
+from gateway.statuses import MESSAGE_ACCEPTED, Status
 
 log = logging.getLogger(__name__)
 
@@ -472,7 +473,7 @@ class ServiceStackRoutes:
         clock = self.gateway.clock
         deadline = clock.monotonic() + self.immediate_timeout
         never = threading.Event()  # nothing sets it: Clock.wait is the clock's own pause
-        pending = {m.message_id: m for m in messages if m.status == ACCEPTED_STATUS}
+        pending = {m.message_id: m for m in messages if m.status == MESSAGE_ACCEPTED}
         known = {m.message_id: Outcome(m.to, m.message_id, m.status, False)
                  for m in messages if m.message_id not in pending}
         while True:
