@@ -153,6 +153,16 @@ class ServiceStackConfig:
 
 
 @dataclass(frozen=True)
+class OzekiConfig:
+    # Username/Password parameters required; false trusts the LAN (messages go to ozeki.account).
+    authentication: bool = True
+    # The account messages belong to while ozeki.authentication is off.
+    account: str = ""
+    # ApiExtension numbers served, each "EXT" or "EXT=SENDER" (the sender when none is given).
+    api_extensions: tuple[str, ...] = ("9994",)
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -168,6 +178,7 @@ class Config:
     account: AccountConfig = field(default_factory=AccountConfig)
     log: LogConfig = field(default_factory=LogConfig)
     servicestack: ServiceStackConfig = field(default_factory=ServiceStackConfig)
+    ozeki: OzekiConfig = field(default_factory=OzekiConfig)
 
     @property
     def database_path(self) -> Path:
@@ -200,6 +211,14 @@ class Config:
             raise ConfigError(f"modem.pin_factory must be one of {', '.join(repr(n) for n in PIN_FACTORIES)}")
         if not 0 <= self.servicestack.immediate_timeout <= 600:
             raise ConfigError("servicestack.immediate_timeout must be 0-600 seconds")
+        if not self.ozeki.authentication and not self.ozeki.account:
+            raise ConfigError("ozeki.account must name an account when ozeki.authentication "
+                              "is off")
+        for entry in self.ozeki.api_extensions:
+            extension = entry.partition("=")[0].strip()
+            if not extension.isdigit():
+                raise ConfigError(f"ozeki.api_extensions: {entry!r} is not EXT or EXT=SENDER "
+                                  "with EXT a number")
         return self
 
 

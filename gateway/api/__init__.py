@@ -15,6 +15,7 @@ import bottle
 from gateway.api.admin import build_root_app
 from gateway.api.http import mount_dialect
 from gateway.api.infobip import build_infobip_app
+from gateway.api.ozeki import install_ozeki
 from gateway.api.servicestack import (
     build_json_reply_app,
     build_jsv_reply_app,
@@ -31,12 +32,16 @@ DIALECTS: tuple[tuple[str, Callable[[Gateway], bottle.Bottle]], ...] = (
 
 
 def _fold_prefixes(prefixes: tuple[str, ...]) -> Callable[[], None]:
-    """A root before_request hook: ``/API/SendMessage`` reaches the ``/api`` mount."""
+    """A root before_request hook: ``/API/SendMessage`` reaches the ``/api`` mount, ``/API``
+    Ozeki's ``/api``."""
 
     def hook() -> None:
         environ = bottle.request.environ
         path = environ.get("PATH_INFO", "")
         folded = path.lower()
+        if folded in prefixes:
+            environ["PATH_INFO"] = folded
+            return
         for prefix in prefixes:
             if folded.startswith(prefix + "/") and not path.startswith(prefix + "/"):
                 environ["PATH_INFO"] = prefix + path[len(prefix):]
@@ -47,6 +52,7 @@ def _fold_prefixes(prefixes: tuple[str, ...]) -> Callable[[], None]:
 
 def build_app(gateway: Gateway) -> bottle.Bottle:
     root = build_root_app(gateway)
+    install_ozeki(root, gateway)  # on "/" and "/api": the root app's own routes
     folded: list[str] = []
     for prefix, factory in DIALECTS:
         app = factory(gateway)

@@ -40,9 +40,11 @@ class Served:
         """Run the example with the test account and this server; (HTTP status, body)."""
         if shutil.which("curl") is None:
             pytest.skip("curl is not installed")
-        args = [a.replace("alice:secret", ":".join(ALICE))
-                 .replace("http://127.0.0.1:8080", f"http://{self.host}:{self.port}")
-                for a in argv]
+        swaps = {"alice:secret": ":".join(ALICE), "Password=secret": f"Password={ALICE[1]}",
+                 "http://127.0.0.1:8080": f"http://{self.host}:{self.port}"}
+        args = list(argv)
+        for old, new in swaps.items():
+            args = [a.replace(old, new) for a in args]
         assert args[0] == "curl"
         done = subprocess.run([*args, "-sS", "-w", "\n%{http_code}"], capture_output=True,
                               timeout=30, check=True)
