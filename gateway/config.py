@@ -163,6 +163,12 @@ class OzekiConfig:
 
 
 @dataclass(frozen=True)
+class OneApiConfig:
+    # The seed sends one SMS per message: longer texts are refused unless this is true.
+    allow_concatenated: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -179,6 +185,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     servicestack: ServiceStackConfig = field(default_factory=ServiceStackConfig)
     ozeki: OzekiConfig = field(default_factory=OzekiConfig)
+    oneapi: OneApiConfig = field(default_factory=OneApiConfig)
 
     @property
     def database_path(self) -> Path:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from gateway.api.oneapi import build_oneapi_app
 from gateway.api.ozeki import OzekiEndpoint
 from gateway.api.servicestack import build_servicestack_app
 from gateway.clock import ManualClock
@@ -177,6 +178,8 @@ PROBES: dict[str, Probe] = {
     "ozeki.account": Probe("someone", lambda rt: OzekiEndpoint(rt.gateway).config.account),
     "ozeki.api_extensions": Probe(("9995=SHOP",),
                                   lambda rt: OzekiEndpoint(rt.gateway).profiles),
+    "oneapi.allow_concatenated": Probe(
+        True, lambda rt: build_oneapi_app(rt.gateway).config["oneapi.allow_concatenated"]),
     "log.numbers": Probe(True, lambda rt: (str(rt.gateway._number("41793026727")),
                                            str(rt.inbound._number("41793026727")))),
 }

@@ -15,6 +15,7 @@ import bottle
 from gateway.api.admin import build_root_app
 from gateway.api.http import mount_dialect
 from gateway.api.infobip import build_infobip_app
+from gateway.api.oneapi import build_gsma_app, build_oneapi_app
 from gateway.api.ozeki import install_ozeki
 from gateway.api.servicestack import (
     build_json_reply_app,
@@ -28,6 +29,8 @@ DIALECTS: tuple[tuple[str, Callable[[Gateway], bottle.Bottle]], ...] = (
     ("/api", build_servicestack_app),
     ("/json/reply", build_json_reply_app),
     ("/jsv/reply", build_jsv_reply_app),
+    ("/oneapi/sms/1", build_oneapi_app),
+    ("/1/smsmessaging", build_gsma_app),
 )
 
 
