@@ -8,7 +8,8 @@ do, and a ``.jsv``/``.json`` suffix picks the answer's format.
 Formats: request bodies in JSON, JSV (``text/jsv``) or a form (complex members as JSV text, as
 ServiceStack's own HTML forms post them); member names in any case. The answer is JSON unless
 ``?format=jsv``, the ``.jsv`` suffix, the ``/jsv/reply`` route, ``Accept: text/jsv`` or a JSV
-request body asks for JSV. Refusals are ServiceStack's ``ResponseStatus`` (``ErrorCode``,
+request body asks for JSV. JSON members are camelCase (``commId``), as ServiceStack on .NET Core
+writes them and its typed clients read them; JSV members PascalCase, as the seed shows. Refusals are ServiceStack's ``ResponseStatus`` (``ErrorCode``,
 ``Message``, ``Errors[]`` with ``FieldName``) with its statuses: a client's mistake 400, no or
 wrong credentials 401, a bug 500 (modem and database outages 503, as in every dialect).
 
@@ -158,14 +159,24 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+def camel_case(value: Any) -> Any:
+    """JSON members as ServiceStack on .NET Core writes them (``commId``, ``responseStatus``),
+    which its typed clients read; JSV keeps the DTO's PascalCase, as the seed shows."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: camel_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_case(v) for v in value]
+    return value
+
+
 def renderer_for(default: Format) -> Callable[[Reply], bottle.HTTPResponse]:
     def render(reply: Reply) -> bottle.HTTPResponse:
         fmt = answer_format(bottle.request.environ, default)
         if fmt is Format.JSV:
             body, ctype = jsv.dumps(reply.payload).encode("utf-8"), JSV_TYPE
         else:
-            body = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":"),
-                              default=_json_default).encode("utf-8")
+            body = json.dumps(camel_case(reply.payload), ensure_ascii=False,
+                              separators=(",", ":"), default=_json_default).encode("utf-8")
             ctype = JSON_TYPE
         return bottle.HTTPResponse(body=body, status=reply.status,
                                    headers={"Content-Type": ctype, **reply.headers})

@@ -1,7 +1,12 @@
 """The ServiceStack-style dialect end to end: real Gateway, real Store, WSGI in-process."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -37,6 +42,21 @@ def sms(to: Any = ("41793026727",), body: str = "Hello", **model: Any) -> dict[s
                          "MessageBody": body, **model}}
 
 
+def pascal(value: Any) -> Any:
+    """A camelCase JSON answer with the DTO's PascalCase member names (as JSV has them)."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal(v) for v in value]
+    return value
+
+
+def answer_of(r: Response) -> Any:
+    if r.headers["Content-Type"].startswith("application/json"):
+        return pascal(r.json)
+    return jsv.loads(r.body.decode())
+
+
 def alice(gateway: Gateway) -> Account:
     account = gateway.authenticate(*ALICE)
     assert account is not None
@@ -46,8 +66,7 @@ def alice(gateway: Gateway) -> Account:
 def assert_status(r: Response, status: int, code: str, field: str | None = None,
                   *fragments: str) -> dict[str, Any]:
     assert r.status == status, r.body
-    body = r.json if r.headers["Content-Type"].startswith("application/json") else jsv.loads(
-        r.body.decode())
+    body = answer_of(r)
     assert set(body) == {"ResponseStatus"}, body
     rs = body["ResponseStatus"]
     assert rs["ErrorCode"] == code, rs
@@ -106,7 +125,7 @@ def test_every_route_stores_and_answers_a_comm_response(client: Client, gateway:
                                                         path: str) -> None:
     r = client.post(path, sms(("41793026727", "41793026834")))
     assert r.status == 200, r.body
-    body = r.json
+    body = answer_of(r)
     assert set(body) == {"CommId", "Reference", "Status", "Message"}
     assert GUID_N.match(body["CommId"]) and body["Status"] is True
     sent = gateway.logs(alice(gateway))
@@ -153,7 +172,7 @@ def test_formats_in_and_out(client: Client, path: str, query: Any, headers: dict
         assert answer["Status"] == "True" and GUID_N.match(answer["CommId"])
     else:
         assert r.headers["Content-Type"] == "application/json; charset=utf-8"
-        assert r.json["Status"] is True
+        assert answer_of(r)["Status"] is True
 
 
 def test_a_form_post_with_flat_members_and_case_folded_names(client: Client,
@@ -180,7 +199,7 @@ def test_json_members_in_any_case_and_a_number_as_a_phone_number(client: Client,
 def test_a_text_longer_than_max_parts_is_answered_with_status_false(client: Client) -> None:
     r = client.post("/api/sendmessage", sms(body="x" * 2000))
     assert r.status == 200
-    assert r.json["Status"] is False and "REJECTED_MESSAGE_TOO_LONG" in r.json["Message"]
+    assert answer_of(r)["Status"] is False and "REJECTED_MESSAGE_TOO_LONG" in answer_of(r)["Message"]
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -316,9 +335,9 @@ def test_immediate_waits_for_every_part_to_be_sent(harness: Harness, path: str) 
     harness.send_every_part()
     r = harness.finish(thread)
     assert r.status == 200, r.body
-    assert r.json["Status"] is True
-    assert r.json["Message"].count("PENDING_WAITING_DELIVERY") == 2
-    assert "sent" in r.json["Message"]
+    assert answer_of(r)["Status"] is True
+    assert answer_of(r)["Message"].count("PENDING_WAITING_DELIVERY") == 2
+    assert "sent" in answer_of(r)["Message"]
 
 
 def test_immediate_answers_what_is_known_at_the_time_out(harness: Harness) -> None:
@@ -326,16 +345,16 @@ def test_immediate_answers_what_is_known_at_the_time_out(harness: Harness) -> No
     thread = harness.post_in_background("/api/sendmessage/immediate", sms())
     r = harness.finish(thread, step=1.0)
     assert 30.0 <= harness.clock.monotonic() - started <= 32.0
-    assert r.status == 200 and r.json["Status"] is False
-    assert "PENDING_ENROUTE" in r.json["Message"] and "will still be sent" in r.json["Message"]
+    assert r.status == 200 and answer_of(r)["Status"] is False
+    assert "PENDING_ENROUTE" in answer_of(r)["Message"] and "will still be sent" in answer_of(r)["Message"]
     [queued] = harness.gateway.logs(alice(harness.gateway))
     assert queued.status.name == "PENDING_ENROUTE"  # stored: the time-out loses nothing
 
 
 def test_immediate_does_not_wait_for_a_refused_message(harness: Harness) -> None:
     r = harness.client.post("/api/send/immediate", sms(body="x" * 2000))
-    assert r.status == 200 and r.json["Status"] is False
-    assert "REJECTED_MESSAGE_TOO_LONG" in r.json["Message"]
+    assert r.status == 200 and answer_of(r)["Status"] is False
+    assert "REJECTED_MESSAGE_TOO_LONG" in answer_of(r)["Message"]
 
 
 def test_the_time_out_is_the_configured_one(store: Store, clock: ManualClock) -> None:
@@ -343,7 +362,7 @@ def test_the_time_out_is_the_configured_one(store: Store, clock: ManualClock) ->
     started = clock.monotonic()
     r = harness.finish(harness.post_in_background("/api/sms/send/immediate", sms()), step=0.5)
     assert 2.0 <= clock.monotonic() - started <= 3.0
-    assert r.json["Status"] is False
+    assert answer_of(r)["Status"] is False
 
 
 def test_the_curl_example_of_the_docs(served: Served, gateway: Gateway) -> None:
@@ -353,3 +372,56 @@ def test_the_curl_example_of_the_docs(served: Served, gateway: Gateway) -> None:
     assert answer["Status"] == "True" and GUID_N.match(answer["CommId"])
     [sent] = gateway.logs(alice(gateway))
     assert (sent.to, sent.text) == ("41793026727", "Hello, Ann")
+
+
+def test_json_answers_are_camel_case_as_servicestack_core_writes_them(client: Client) -> None:
+    r = client.post("/api/sendmessage", sms())
+    assert list(r.json) == ["commId", "reference", "status", "message"]
+    r = client.post("/api/sendmessage", sms(body=""))
+    assert set(r.json["responseStatus"]) == {"errorCode", "message", "errors"}
+    assert set(r.json["responseStatus"]["errors"][0]) == {"errorCode", "fieldName", "message"}
+
+
+CLIENTS = Path(__file__).resolve().parent / "clients"
+CLIENT_DIR = Path("/tmp/simgate-clients/servicestack-0.1.15")
+
+
+def servicestack_client() -> Path:
+    """The PyPI client installed into a directory of its own (not the venv), once per machine.
+
+    Its dependencies pull the ``dataclasses`` backport, which would shadow the standard library's
+    module; it is removed after the install.
+    """
+    if not (CLIENT_DIR / "servicestack").is_dir():
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
+                               str(CLIENT_DIR), "servicestack==0.1.15"], capture_output=True,
+                              timeout=300)
+        if done.returncode != 0:
+            pytest.skip("the servicestack client cannot be installed from PyPI here: "
+                        + done.stderr.decode(errors="replace")[-300:])
+    for shadow in ("dataclasses.py", "dataclasses-0.6.dist-info"):
+        target = CLIENT_DIR / shadow
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return CLIENT_DIR
+
+
+def test_the_real_servicestack_client(served: Served, gateway: Gateway) -> None:
+    target = servicestack_client()
+    done = subprocess.run(
+        [sys.executable, str(CLIENTS / "servicestack_client.py"),
+         f"http://{served.host}:{served.port}", *ALICE],
+        capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(target)})
+    assert done.returncode == 0, done.stderr.decode()
+    out = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    sent = {m.message_id: m.text for m in gateway.logs(alice(gateway))}
+    for key, text in (("post", "typed post"), ("post_url", "post_url"),
+                      ("json_reply", "json reply")):
+        comm_id, reference, status, message = out[key]
+        assert GUID_N.match(comm_id) and status is True and "accepted" in message, out
+        assert sent[reference] == text
+    assert out["error"] == [400, "InvalidValue", [["SMSModel.To[0].PhoneNumber",
+                                                   "InvalidValue"]]]
+    assert out["unauthorized"] == [401, "Unauthorized"]
