@@ -147,6 +147,28 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ServiceStackConfig:
+    # Seconds an /immediate send waits for the AT+CMGS outcome of every part before answering.
+    immediate_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class OzekiConfig:
+    # Username/Password parameters required; false trusts the LAN (messages go to ozeki.account).
+    authentication: bool = True
+    # The account messages belong to while ozeki.authentication is off.
+    account: str = ""
+    # ApiExtension numbers served, each "EXT" or "EXT=SENDER" (the sender when none is given).
+    api_extensions: tuple[str, ...] = ("9994",)
+
+
+@dataclass(frozen=True)
+class OneApiConfig:
+    # The seed sends one SMS per message: longer texts are refused unless this is true.
+    allow_concatenated: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "./var"
     log_level: str = "INFO"
@@ -161,6 +183,9 @@ class Config:
     inbound: InboundConfig = field(default_factory=InboundConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    servicestack: ServiceStackConfig = field(default_factory=ServiceStackConfig)
+    ozeki: OzekiConfig = field(default_factory=OzekiConfig)
+    oneapi: OneApiConfig = field(default_factory=OneApiConfig)
 
     @property
     def database_path(self) -> Path:
@@ -191,6 +216,16 @@ class Config:
             raise ConfigError("modem.probe_attempts must be at least 1")
         if self.modem.pin_factory not in PIN_FACTORIES:
             raise ConfigError(f"modem.pin_factory must be one of {', '.join(repr(n) for n in PIN_FACTORIES)}")
+        if not 0 <= self.servicestack.immediate_timeout <= 600:
+            raise ConfigError("servicestack.immediate_timeout must be 0-600 seconds")
+        if not self.ozeki.authentication and not self.ozeki.account:
+            raise ConfigError("ozeki.account must name an account when ozeki.authentication "
+                              "is off")
+        for entry in self.ozeki.api_extensions:
+            extension = entry.partition("=")[0].strip()
+            if not extension.isdigit():
+                raise ConfigError(f"ozeki.api_extensions: {entry!r} is not EXT or EXT=SENDER "
+                                  "with EXT a number")
         return self
 
 

@@ -18,6 +18,9 @@ from typing import Any, Callable, Mapping
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from gateway.api.oneapi import build_oneapi_app
+from gateway.api.ozeki import OzekiEndpoint
+from gateway.api.servicestack import build_servicestack_app
 from gateway.clock import ManualClock
 from gateway.config import Config, all_keys
 from gateway.errors import GatewayError
@@ -168,6 +171,15 @@ PROBES: dict[str, Probe] = {
                                      {**NOT_EMULATOR, "account.balance_ussd": "*100#"}),
     "account.currency": Probe("GBP", logged_price),
     "account.price_per_message": Probe(0.05, logged_price),
+    "servicestack.immediate_timeout": Probe(
+        5.0, lambda rt: build_servicestack_app(rt.gateway).config["servicestack.immediate_timeout"]),
+    "ozeki.authentication": Probe(False, lambda rt: OzekiEndpoint(rt.gateway).authentication,
+                                  {**NOT_EMULATOR, "ozeki.account": "someone"}),
+    "ozeki.account": Probe("someone", lambda rt: OzekiEndpoint(rt.gateway).config.account),
+    "ozeki.api_extensions": Probe(("9995=SHOP",),
+                                  lambda rt: OzekiEndpoint(rt.gateway).profiles),
+    "oneapi.allow_concatenated": Probe(
+        True, lambda rt: build_oneapi_app(rt.gateway).config["oneapi.allow_concatenated"]),
     "log.numbers": Probe(True, lambda rt: (str(rt.gateway._number("41793026727")),
                                            str(rt.inbound._number("41793026727")))),
 }

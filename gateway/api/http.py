@@ -57,6 +57,9 @@ class Reply:
 
 
 ErrorRenderer = Callable[[int, str], Reply]
+# Reply -> HTTP answer for the request being served (a dialect with formats beyond JSON and XML,
+# ServiceStack's JSV, brings its own; the default negotiates JSON/XML by Accept).
+ReplyRenderer = Callable[[Reply], bottle.HTTPResponse]
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -119,6 +122,11 @@ def render(reply: Reply, accept: str | None) -> bottle.HTTPResponse:
     return bottle.HTTPResponse(body=body, status=reply.status, headers=headers)
 
 
+def render_negotiated(reply: Reply) -> bottle.HTTPResponse:
+    """The default ``ReplyRenderer``: JSON, or XML when the request's Accept prefers it."""
+    return render(reply, bottle.request.get_header("Accept"))
+
+
 def format_date(moment: datetime | None) -> str | None:
     """``2015-02-12T09:51:43.123+0000``: the spec's ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``, in UTC."""
     if moment is None:
@@ -179,9 +187,11 @@ class ApiPlugin:
     name = "simgate-api"
     api = 2
 
-    def __init__(self, errors: ErrorRenderer, table: tuple[ErrorRule, ...] = COMMON_ERRORS) -> None:
+    def __init__(self, errors: ErrorRenderer, table: tuple[ErrorRule, ...] = COMMON_ERRORS,
+                 renderer: ReplyRenderer = render_negotiated) -> None:
         self.errors = errors
         self.table = table
+        self.renderer = renderer
 
     def error_reply(self, status: int, text: str,
                     headers: Mapping[str, str] | None = None) -> Reply:
@@ -214,7 +224,7 @@ class ApiPlugin:
             except Exception as exc:
                 out = self.reply_for(exc)
             if isinstance(out, Reply):
-                return render(out, bottle.request.get_header("Accept"))
+                return self.renderer(out)
             return out
 
         return wrapper
@@ -263,11 +273,12 @@ class BasicAuthPlugin:
 
 def new_dialect_app(errors: ErrorRenderer,
                     authenticate: Callable[[str, str, str], Any] | None,
-                    table: tuple[ErrorRule, ...] = COMMON_ERRORS) -> bottle.Bottle:
+                    table: tuple[ErrorRule, ...] = COMMON_ERRORS,
+                    renderer: ReplyRenderer = render_negotiated) -> bottle.Bottle:
     """A Bottle app whose every answer, bottle's own 404/405/500 included, has ``errors``' shape."""
     app = bottle.Bottle()
     app.uninstall(True)  # bottle's JSON and template plugins: we render ourselves
-    api = ApiPlugin(errors, table)
+    api = ApiPlugin(errors, table, renderer)
     app.install(api)
     if authenticate is not None:
         app.install(BasicAuthPlugin(authenticate))
@@ -282,7 +293,7 @@ def new_dialect_app(errors: ErrorRenderer,
             texts = {404: f"no such resource: {_describe_request()}",
                      405: f"method {bottle.request.method} is not allowed here"}
             text = texts.get(res.status_code, str(res.body))
-        out = render(api.error_reply(res.status_code, text), bottle.request.get_header("Accept"))
+        out = api.renderer(api.error_reply(res.status_code, text))
         for key, value in out.headerlist:
             bottle.response.set_header(key, value)
         return out.body  # type: ignore[no-any-return]
