@@ -26,7 +26,10 @@ from gateway.modem.session import (SessionInfo, configure_sms, query_registratio
                                    read_identity, routes_inline, unlock_sim, wait_sms_ready)
 
 if TYPE_CHECKING:
-    from gateway.modem.driver import Modem
+    from gateway.clock import Clock
+    from gateway.modem.driver import Modem, ModemSettings
+    from gateway.modem.power import PowerSwitch
+    from gateway.modem.profiles import ModemProfile
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,41 @@ class Supervisor:
         self._pin_rejected = False            # never retry a PIN the SIM refused
         self._session: SessionInfo | None = None
         self._inbox: Inbox | None = None
-        self.recovery = Recovery(modem, self)
+        self.recovery = Recovery(self)
+
+    # --- the RecoveryHost seam (recovery.py depends on this, not on the Modem) ---------------
+
+    @property
+    def settings(self) -> ModemSettings:
+        return self.m.settings
+
+    @property
+    def profile(self) -> ModemProfile:
+        return self.m.profile
+
+    @property
+    def power(self) -> PowerSwitch | None:
+        return self.m.power
+
+    @property
+    def clock(self) -> Clock:
+        return self.m.clock
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self.m.stopping
+
+    def current_channel(self) -> AtChannel | None:
+        return self.m.channel
+
+    def set_state(self, state: ModemState, **changes: Any) -> None:
+        self.m.set_state(state, **changes)
+
+    def emit(self, kind: EventKind, detail: str) -> None:
+        self.m.emit(kind, detail)
+
+    def count(self, **increments: int) -> None:
+        self.m.tracker.count(**increments)
 
     # --- the work queue (filled by the URC thread and by send()) ----------------------------
 
