@@ -12,7 +12,7 @@ from gateway.modem.health import EventKind, ModemState, Registration, SimState
 from gateway.sms.decode import decode_pdu
 from gateway.sms.pdu import encode_text
 from gateway.sms.text import SubmitOptions
-from tests.modem.conftest import FAST, eventually
+from tests.modem.conftest import FAST, Recorder, eventually
 
 DEST = "+447700900123"
 
@@ -191,9 +191,16 @@ def test_a_second_opener_of_the_same_port_is_refused(tmp_path):
     pty = host.start()
     holder = serial.serial_for_url(pty, timeout=0.1, exclusive=True)
     try:
-        modem = Modem(pty, load_profile("waveshare-sim800"), None)  # type: ignore[arg-type]
-        with pytest.raises(ModemUnavailableError, match="cannot open"):
-            modem.open_channel()
+        listener = Recorder()
+        modem = Modem(pty, load_profile("waveshare-sim800"), listener)
+        modem.start()
+        try:
+            listener.wait(lambda r: modem.health().state is ModemState.FAILED)
+            assert "cannot open" in (modem.health().last_error or "")
+            with pytest.raises(ModemUnavailableError):
+                modem.send("00", 1)
+        finally:
+            modem.stop()
     finally:
         holder.close()
         host.stop()
