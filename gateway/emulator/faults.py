@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", "deregister",
                "register",
                "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc",
-               "reset_in_prompt", "reset_after_send", "stuck_in_prompt", "redeliver")
+               "reset_in_prompt", "reset_after_send", "stuck_in_prompt", "redeliver", "unplug",
+               "plug", "swap")
 
 
 class BannerOrder(Enum):
@@ -135,6 +136,18 @@ class FaultPlan:
         an SC retrying a delivery whose acknowledgement it missed (issue 9 item 5)."""
         self._modem.network.redeliver(self._modem.msisdn, part)
 
+    def unplug(self, seconds: float | None = None) -> None:
+        """The port vanishes under the host (reads and writes fail, opening fails) until
+        ``plug`` or ``seconds`` later: a USB node gone, or a port that appears after start."""
+        self._modem.unplug(seconds)
+
+    def plug(self) -> None:
+        self._modem.plug()
+
+    def swap(self) -> None:
+        """Another modem and SIM on the port: new IMEI/IMSI/ICCID, empty memories, a reboot."""
+        self._modem.swap()
+
     def deregister(self) -> None:
         """The network is lost: +CREG: 0 (if enabled), sends fail with CMS 331, no signal."""
         m = self._modem
@@ -221,6 +234,10 @@ class FaultPlan:
             if len(args) > 1:
                 raise ValueError(f"{kind} takes at most one number")
             getattr(self, kind)(*(int(a) for a in args))
+        elif kind == "unplug":
+            if len(args) > 1:
+                raise ValueError("unplug takes at most the seconds until the port is back")
+            self.unplug(float(args[0]) if args else None)
         elif kind == "urc":
             if not args:
                 raise ValueError("urc needs the line to send")

@@ -64,7 +64,11 @@ class EmulatedModem(UartMixin):
         self.identity = _identity(msisdn)
         self.random = random.Random(msisdn)
         """Jitter and random faults: seeded by the number, so runs repeat."""
-        caps = dict(self.profile.capacity) | (capacity or {})
+        self._capacity = dict(capacity or {})
+        self._ipr_arg = ipr
+        self.unit = 0
+        """Which physical modem is on the port: ``swap`` puts another one there."""
+        caps = dict(self.profile.capacity) | self._capacity
         self.storage = MessageStorage(caps, self.profile.index_base)
         self.sent: list[SentRecord] = []
         self.received: list[ReceivedRecord] = []
@@ -102,6 +106,8 @@ class EmulatedModem(UartMixin):
         self._held_boot: list[Callable[[], None]] = []
         self._off_at = float("-inf")
         self._sink: Callable[[bytes], None] | None = None
+        self._on_gone: Callable[[], None] | None = None
+        self.port_present = True
         self._line = bytearray()
         self._last_line = b""
         self._prompt: Prompt | None = None
@@ -163,20 +169,57 @@ class EmulatedModem(UartMixin):
             else:
                 self.power_off(urc=self.profile.power_down_urc or None)
 
-    def attach(self, sink: Callable[[bytes], None]) -> Callable[[], None]:
-        """Connect the host side of the UART; one at a time. Returns the function that detaches."""
+    def attach(self, sink: Callable[[bytes], None],
+               on_gone: Callable[[], None] | None = None) -> Callable[[], None]:
+        """Connect the host side of the UART; one at a time. Returns the function that detaches.
+
+        ``on_gone`` is called when the port vanishes under the host (``unplug``), so the host's
+        reads can fail as a vanished USB node's do.
+        """
         with self.lock:
             if self._closed:
                 raise OSError(f"emulated modem {self.name!r} is closed")
+            if not self.port_present:
+                raise OSError(f"emulated modem {self.name!r}: no such device (unplugged)")
             if self._sink is not None:
                 raise OSError(f"emulated modem {self.name!r} is already open")
-            self._sink = sink
+            self._sink, self._on_gone = sink, on_gone
 
         def detach() -> None:
             with self.lock:
                 if self._sink is sink:
-                    self._sink = None
+                    self._sink, self._on_gone = None, None
         return detach
+
+    def unplug(self, seconds: float | None = None) -> None:
+        """The port vanishes (a USB node gone, a cable pulled): the host's reads fail and opening
+        fails until ``plug`` (or ``seconds`` later). The modem itself keeps running."""
+        with self.lock:
+            self.port_present = False
+            gone, self._sink, self._on_gone = self._on_gone, None, None
+            self.notify()
+        if gone is not None:
+            gone()
+        if seconds is not None:
+            self.scheduler.call_later(seconds, self.plug)
+
+    def plug(self) -> None:
+        """The port is back (it may appear for the first time after the host started)."""
+        with self.lock:
+            self.port_present = True
+            self.notify()
+
+    def swap(self) -> None:
+        """Another modem (and SIM) on the same port and number: new IMEI, IMSI and ICCID, empty
+        memories, factory settings; it boots as a reset does (issue 9 item 6)."""
+        with self.lock:
+            self.unit += 1
+            self.identity = _identity(self.msisdn, self.unit)
+            caps = dict(self.profile.capacity) | self._capacity
+            self.storage = MessageStorage(caps, self.profile.index_base)
+            self.saved = replace(self.factory)
+            self.ipr = self.profile.ipr_default if self._ipr_arg is None else self._ipr_arg
+            self.reset()
 
     def feed(self, data: bytes) -> None:
         """Bytes the host wrote to the UART."""
@@ -379,11 +422,15 @@ class EmulatedModem(UartMixin):
         return self.clock.now()
 
 
-def _identity(msisdn: str) -> dict[str, str]:
-    """Stable IMEI / IMSI / ICCID derived from the MSISDN, so several modems differ."""
+def _identity(msisdn: str, unit: int = 0) -> dict[str, str]:
+    """Stable IMEI / IMSI / ICCID derived from the MSISDN (and which unit sits on the port after
+    swaps), so several modems differ."""
     digits = "".join(ch for ch in msisdn if ch.isdigit()).rjust(10, "0")[-10:]
-    return {"imei": _luhn("86" + "12345" + digits[-7:]), "imsi": "00101" + digits,
-            "iccid": _luhn("8900101" + "00" + digits)}
+    u = f"{unit % 100:02d}"
+    tac = "12345" if unit == 0 else "123" + u
+    msin = str((int(digits[0]) + unit) % 10) + digits[1:]
+    return {"imei": _luhn("86" + tac + digits[-7:]), "imsi": "00101" + msin,
+            "iccid": _luhn("8900101" + u + digits)}
 
 
 def _luhn(body: str) -> str:

@@ -28,8 +28,9 @@ class Serial(SerialBase):
         self._buffer = bytearray()
         self._cond = threading.Condition()
         self._cancelled = False
+        self._gone = False
         try:
-            self._detach = modem.attach(self._on_data)
+            self._detach = modem.attach(self._on_data, self._on_gone)
         except OSError as exc:
             raise SerialException(str(exc)) from exc
         self._modem = modem
@@ -50,6 +51,11 @@ class Serial(SerialBase):
             self.is_open = False
             self.cancel_read()
 
+    def _on_gone(self) -> None:
+        with self._cond:
+            self._gone = True
+            self._cond.notify_all()
+
     def _on_data(self, data: bytes) -> None:
         with self._cond:
             self._buffer.extend(data)
@@ -67,6 +73,9 @@ class Serial(SerialBase):
         with self._cond:
             self._cancelled = False
             while len(self._buffer) < size and not self._cancelled:
+                if self._gone:
+                    raise SerialException("device reports readiness to read but returned no "
+                                          "data (device disconnected?)")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
@@ -84,6 +93,8 @@ class Serial(SerialBase):
         if not self.is_open:
             raise SerialException("port not open")
         data = bytes(data)
+        if self._gone:
+            raise SerialException("write failed: device disconnected")
         self._modem.feed(data)
         return len(data)
 

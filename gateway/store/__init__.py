@@ -37,7 +37,7 @@ from gateway.store.writer import Writer, WriterObserver, driver_cause, is_driver
 
 __all__ = [
     "AccountRecord", "InboundRecord", "LogFilter", "MessageRecord", "NewMessage", "NewPart", "PartJob",
-    "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
+    "REPORT_WINDOW", "RawReportRecord", "SCHEMA_VERSION", "STATEMENT_CACHE", "Store", "StoredInboundPart", "Tables", "Writer", "WriterObserver",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ REQUEST_BUSY_TIMEOUT = 2.0
 # the writer cannot start them within the busy timeout.
 REQUEST_PATH = ("insert_messages", "take_reports", "take_inbound", "create_account", "set_password",
                 "delete_account")
+# Compiled statements each connection keeps (one connection per request thread): every query
+# has a fixed shape, so this bounds memory rather than tuning speed (issue 10 item 1).
+STATEMENT_CACHE = 64
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -81,6 +84,7 @@ class Store(OutboundStore, InboundStore):
                 **(pragmas or {}),
             },
             check_same_thread=False,
+            cached_statements=STATEMENT_CACHE,
         )
         self.tables = bind_tables(self.db)
         try:

@@ -375,12 +375,14 @@ class OutboundStore:
             query = query.where(self.tables.Message.sender == flt.sender)
         if flt.destination:
             query = query.where(self.tables.Message.destination == flt.destination)
+        # Id lists and states go in as one JSON array each (json_each), so the statement has one
+        # shape whatever the number of ids: no per-length statement to compile and cache.
         if flt.bulk_ids:
-            query = query.where(self.tables.Message.bulk_id.in_(flt.bulk_ids))
+            query = query.where(self.tables.Message.bulk_id.in_(_json_values(flt.bulk_ids)))
         if flt.message_ids:
-            query = query.where(self.tables.Message.message_id.in_(flt.message_ids))
+            query = query.where(self.tables.Message.message_id.in_(_json_values(flt.message_ids)))
         if flt.states:
-            query = query.where(self.tables.Message.state.in_([s.value for s in flt.states]))
+            query = query.where(self.tables.Message.state.in_(_json_values([s.value for s in flt.states])))
         if flt.sent_since is not None:
             query = query.where(self.tables.Message.created_at >= flt.sent_since)
         if flt.sent_until is not None:
@@ -395,3 +397,8 @@ class OutboundStore:
 
     def queued_parts(self) -> int:
         return self.tables.Part.select().where(self.tables.Part.state.in_((_QUEUED, _SENDING))).count()
+
+
+def _json_values(values: Sequence[str]) -> pw.Node:
+    """``(SELECT value FROM json_each(?))`` with the values as one JSON array parameter."""
+    return pw.NodeList((pw.SQL("SELECT value FROM json_each(?)", (json.dumps(list(values)),)),), parens=True)

@@ -308,3 +308,49 @@ def test_stuck_in_prompt_fault_and_pwrkey_presses_recorded(
     modem.pwrkey(True)
     modem.pwrkey(False)
     assert len(modem.pwrkey_presses) == 1 and modem.power_state == "off"
+
+
+# --- issue 9 item 6: a port that comes and goes, a modem swapped under the host -----------------
+
+def test_unplug_fails_the_host_and_opening_until_plugged(make_modem: Callable[..., EmulatedModem],
+                                                         make_term: Callable[..., Term]) -> None:
+    import serial
+    modem = make_modem("sim800")
+    term = make_term(modem)
+    modem.faults.apply("unplug", [])
+    with pytest.raises(serial.SerialException):
+        term.port.read(1)
+    with pytest.raises(serial.SerialException):
+        term.port.write(b"AT\r")
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url(modem.url, timeout=0.05)
+    modem.faults.apply("plug", [])
+    assert make_term(modem).at("AT") == b"\r\nOK\r\n"   # the modem kept its state meanwhile
+
+
+def test_unplug_for_a_while_then_the_port_appears(make_modem: Callable[..., EmulatedModem]) -> None:
+    import serial
+    clock = ManualClock()
+    modem = make_modem("sim800", clock=clock)
+    modem.faults.unplug(5.0)
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url(modem.url, timeout=0.05)
+    clock.advance(5.0)
+    assert modem.wait_until(lambda: modem.port_present, 3)
+    serial.serial_for_url(modem.url, timeout=0.05).close()
+
+
+def test_swap_is_another_modem_on_the_port(make_modem: Callable[..., EmulatedModem],
+                                           make_term: Callable[..., Term]) -> None:
+    modem = make_modem("sim7600")
+    term = make_term(modem)
+    before = dict(modem.identity)
+    modem.inject_sms("+447911000001", "on the old SIM")
+    term.read_until(b'"SM",0\r\n')
+    modem.faults.apply("swap", [])
+    assert term.read_until(b"PB DONE\r\n").endswith(SIM7600_BANNERS)
+    assert all(modem.identity[k] != before[k] for k in ("imei", "imsi", "iccid"))
+    assert term.at("AT+CGSN") == f"AT+CGSN\r\r\n{modem.identity['imei']}\r\n\r\nOK\r\n".encode()
+    assert modem.storage["SM"].used == 0
+    digits = [int(d) for d in modem.identity["imei"]]
+    assert sum(d * 2 - 9 * (d > 4) if i % 2 else d for i, d in enumerate(digits)) % 10 == 0
