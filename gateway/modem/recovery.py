@@ -12,7 +12,8 @@ unanswered: pressing a working modem's key would switch it off.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.errors import AtCommandError, AtTimeoutError, ModemUnavailableError
 from gateway.modem.at import AtChannel
@@ -21,23 +22,58 @@ from gateway.modem.health import EventKind, ModemState
 from gateway.modem.session import probe
 
 if TYPE_CHECKING:
-    from gateway.modem.driver import Modem
-    from gateway.modem.supervisor import Supervisor
+    from gateway.clock import Clock
+    from gateway.modem.driver import ModemSettings
+    from gateway.modem.power import PowerSwitch
+    from gateway.modem.profiles import ModemProfile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LadderExhausted", "PoweredDown", "Recovery"]
+__all__ = ["LadderExhausted", "PoweredDown", "Recovery", "RecoveryHost"]
+
+
+class RecoveryHost(Protocol):
+    """All the ladder may touch: its owner (the supervisor) keeps the channel and the state.
+
+    Contract: ``channel()`` returns the open AT channel, reopening a broken or missing one, and
+    raises ``PortUnavailableError`` when the port cannot be opened; ``current_channel()`` never
+    opens anything.  ``initialise()`` runs the whole init dialog and returns False when the
+    modem misbehaved (raising ``PoweredDown`` on a power-down code).  ``sleep(s)`` waits on the
+    clock and returns True when the modem is stopping.  ``forget_boot()`` marks a restart we
+    caused (a new PIN attempt, old banners are news); ``boot_seen`` is set by every banner.
+    """
+
+    boot_seen: threading.Event
+
+    @property
+    def settings(self) -> ModemSettings: ...
+    @property
+    def profile(self) -> ModemProfile: ...
+    @property
+    def power(self) -> PowerSwitch | None: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def stopping(self) -> threading.Event: ...
+
+    def channel(self) -> AtChannel: ...
+    def current_channel(self) -> AtChannel | None: ...
+    def initialise(self) -> bool: ...
+    def sleep(self, seconds: float) -> bool: ...
+    def forget_boot(self) -> None: ...
+    def set_state(self, state: ModemState, **changes: Any) -> None: ...
+    def emit(self, kind: EventKind, detail: str) -> None: ...
+    def count(self, **increments: int) -> None: ...
 
 
 class Recovery:
-    def __init__(self, modem: Modem, supervisor: Supervisor) -> None:
-        self.m = modem
-        self.s = supervisor
+    def __init__(self, host: RecoveryHost) -> None:
+        self.h = host
 
     def bring_up(self) -> None:
-        settings = self.m.settings
-        self.m.set_state(ModemState.STARTING)
-        channel = self.s.channel()
+        settings = self.h.settings
+        self.h.set_state(ModemState.STARTING)
+        channel = self.h.channel()
         # A predecessor killed between AT+CMGS=<n> and Ctrl-Z leaves the modem at the "> "
         # prompt, where our "AT" would only become PDU body: ESC leaves the prompt (and is
         # ignored in command mode).
@@ -46,9 +82,9 @@ class Recovery:
             # A modem still booting (a HAT that powers up by itself, a Pi that booted faster)
             # would be switched *off* by a press: give it its boot time before pressing.
             log.info("no answer to AT: waiting up to %g s for a booting modem",
-                     self.m.profile.boot_timeout_s)
+                     self.h.profile.boot_timeout_s)
             if self.wait_boot():
-                if not self.s.initialise():
+                if not self.h.initialise():
                     self.ladder("initialisation failed")
                 return
             if self._shows_life():
@@ -56,111 +92,111 @@ class Recovery:
                 # off.  The ladder re-syncs, resets, and power-cycles only as its last step.
                 self.ladder("the modem sends bytes but does not answer AT")
                 return
-            if self.m.power is None:
+            if self.h.power is None:
                 raise LadderExhausted("the modem does not answer AT and no PWRKEY pin is "
                                       "configured: switch it on by hand")
-            self.m.emit(EventKind.POWERED_ON, "no answer to AT: pressing PWRKEY to switch on")
-            self.m.power.pulse(self.m.profile.pulse_on_s)
-            self.s.forget_boot()
+            self.h.emit(EventKind.POWERED_ON, "no answer to AT: pressing PWRKEY to switch on")
+            self.h.power.pulse(self.h.profile.pulse_on_s)
+            self.h.forget_boot()
             if not self.wait_boot():
                 self.ladder("no answer after the power-on pulse")
                 return
-        if not self.s.initialise():
+        if not self.h.initialise():
             self.ladder("initialisation failed")
 
     def _shows_life(self) -> bool:
         """Any byte from the modem on the current port (echo, URC, boot banner, garbage)."""
-        channel = self.m.channel
+        channel = self.h.current_channel()
         return channel is not None and channel.bytes_received > 0
 
     def after_power_down(self) -> None:
-        self.m.set_state(ModemState.POWERED_DOWN)
-        backoff = self.m.settings.under_voltage_backoff_s
-        self.m.emit(EventKind.RECOVERY, f"modem powered down: waiting {backoff:g} s before "
+        self.h.set_state(ModemState.POWERED_DOWN)
+        backoff = self.h.settings.under_voltage_backoff_s
+        self.h.emit(EventKind.RECOVERY, f"modem powered down: waiting {backoff:g} s before "
                                         "switching it on again")
-        if not self.s.sleep(backoff):
+        if not self.h.sleep(backoff):
             self.bring_up()
 
     def wait_boot(self) -> bool:
         """Probe until the modem answers or the profile's boot time is over."""
-        deadline = self.m.clock.monotonic() + self.m.profile.boot_timeout_s
-        while not self.m.stopping.is_set():
+        deadline = self.h.clock.monotonic() + self.h.profile.boot_timeout_s
+        while not self.h.stopping.is_set():
             try:
-                if probe(self.s.channel(), 1, self.m.settings.probe_timeout_s):
+                if probe(self.h.channel(), 1, self.h.settings.probe_timeout_s):
                     return True
             except ModemUnavailableError as exc:  # a USB node not back yet
                 log.debug("port not available yet: %s", exc)
-                if self.s.sleep(0.2):
+                if self.h.sleep(0.2):
                     return False
-            if self.m.clock.monotonic() >= deadline:
+            if self.h.clock.monotonic() >= deadline:
                 return False
         return False
 
     def ladder(self, reason: str) -> None:
-        m, settings = self.m, self.m.settings
-        m.set_state(ModemState.RECOVERING, last_error=reason)
-        m.tracker.count(recoveries=1)
-        m.emit(EventKind.RECOVERY, f"recovering: {reason}")
+        h, settings = self.h, self.h.settings
+        h.set_state(ModemState.RECOVERING, last_error=reason)
+        h.count(recoveries=1)
+        h.emit(EventKind.RECOVERY, f"recovering: {reason}")
         channel: AtChannel | None
         port_error: ModemUnavailableError | None = None
         try:
-            channel = self.s.channel()
+            channel = self.h.channel()
         except ModemUnavailableError as exc:
             channel = None
             port_error = exc
-            m.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
+            h.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
         if channel is not None:
-            m.emit(EventKind.RECOVERY, "step 1: re-sync (ESC, AT)")
+            h.emit(EventKind.RECOVERY, "step 1: re-sync (ESC, AT)")
             try:
                 channel.write_escape()
                 alive = probe(channel, settings.probe_attempts, settings.probe_timeout_s)
             except ModemUnavailableError:
                 alive = False
             if alive:
-                m.emit(EventKind.RECOVERY, "step 2: re-init")
-                if self.s.initialise():
+                h.emit(EventKind.RECOVERY, "step 2: re-init")
+                if self.h.initialise():
                     return
-            m.emit(EventKind.RECOVERY, "step 3: AT+CFUN=1,1")
-            if self._soft_reset(channel) and self.s.initialise():
+            h.emit(EventKind.RECOVERY, "step 3: AT+CFUN=1,1")
+            if self._soft_reset(channel) and self.h.initialise():
                 return
-        if m.power is None:
+        if h.power is None:
             if port_error is not None:
                 raise port_error
-            m.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
+            h.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
                                        "AT+CFUN=1,1; power-cycle the modem by hand")
             raise LadderExhausted("modem unresponsive after AT+CFUN=1,1 and no PWRKEY pin")
-        m.emit(EventKind.RECOVERY, "step 4: PWRKEY power cycle")
-        if self._power_cycle() and self.s.initialise():
+        h.emit(EventKind.RECOVERY, "step 4: PWRKEY power cycle")
+        if self._power_cycle() and self.h.initialise():
             return
         raise LadderExhausted("modem unresponsive after a PWRKEY power cycle")
 
     def _soft_reset(self, channel: AtChannel) -> bool:
-        self.s.boot_seen.clear()
+        self.h.boot_seen.clear()
         try:
-            channel.command("AT+CFUN=1,1", timeout=self.m.settings.command_timeout_s)
+            channel.command("AT+CFUN=1,1", timeout=self.h.settings.command_timeout_s)
         except (AtTimeoutError, AtCommandError, ModemUnavailableError) as exc:
             log.info("AT+CFUN=1,1: %s", exc)
-        self.s.forget_boot()
+        self.h.forget_boot()
         # Give the reset time to happen before probing, or the old session may answer.
-        self.m.clock.wait(self.s.boot_seen, min(self.m.profile.boot_timeout_s, 5.0))
+        self.h.clock.wait(self.h.boot_seen, min(self.h.profile.boot_timeout_s, 5.0))
         return self.wait_boot()
 
     def _power_cycle(self) -> bool:
-        m, profile = self.m, self.m.profile
-        assert m.power is not None
-        self.s.boot_seen.clear()
-        m.power.pulse(profile.pulse_off_s)
-        m.emit(EventKind.POWERED_OFF, f"PWRKEY pulse {profile.pulse_off_s:g} s (off)")
-        if self.s.sleep(profile.off_settle_s):
+        h, profile = self.h, self.h.profile
+        assert h.power is not None
+        self.h.boot_seen.clear()
+        h.power.pulse(profile.pulse_off_s)
+        h.emit(EventKind.POWERED_OFF, f"PWRKEY pulse {profile.pulse_off_s:g} s (off)")
+        if self.h.sleep(profile.off_settle_s):
             return False
-        self.s.forget_boot()
+        self.h.forget_boot()
         try:
-            alive = self.s.boot_seen.is_set() or probe(self.s.channel(), 2,
-                                                     m.settings.probe_timeout_s)
+            alive = self.h.boot_seen.is_set() or probe(self.h.channel(), 2,
+                                                     h.settings.probe_timeout_s)
         except ModemUnavailableError:
             alive = False
         if alive:  # the modem had been off: that pulse switched it on
             return self.wait_boot()
-        m.power.pulse(profile.pulse_on_s)
-        m.emit(EventKind.POWERED_ON, f"PWRKEY pulse {profile.pulse_on_s:g} s (on)")
+        h.power.pulse(profile.pulse_on_s)
+        h.emit(EventKind.POWERED_ON, f"PWRKEY pulse {profile.pulse_on_s:g} s (on)")
         return self.wait_boot()

@@ -118,6 +118,14 @@ class Rig:
     factory: MockFactory | None
     profile: ModemProfile
 
+    def sent_mr(self, pdu: str, tpdu_length: int, **kwargs: Any) -> int:
+        """``modem.send`` and the proof that its TP-MR is the one the network received."""
+        before = len(self.emu.sent)
+        mr = self.modem.send(pdu, tpdu_length, **kwargs)
+        assert len(self.emu.sent) == before + 1
+        assert self.emu.sent[-1].mr == mr
+        return mr
+
     def at_log(self, caplog: Any) -> list[str]:
         return [r.getMessage() for r in caplog.records if r.name == "gateway.modem.at"]
 

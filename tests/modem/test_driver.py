@@ -12,7 +12,7 @@ from gateway.modem.health import EventKind, ModemState, Registration, SimState
 from gateway.sms.decode import decode_pdu
 from gateway.sms.pdu import encode_text
 from gateway.sms.text import SubmitOptions
-from tests.modem.conftest import FAST, eventually
+from tests.modem.conftest import FAST, Recorder, eventually
 
 DEST = "+447700900123"
 
@@ -50,6 +50,7 @@ def test_send_returns_tp_mr_and_the_network_gets_it(make_rig):
     first = rig.modem.send(part.pdu, part.tpdu_length)
     second = rig.modem.send(part.pdu, part.tpdu_length)
     assert second == (first + 1) % 256
+    assert [r.mr for r in rig.emu.sent] == [first, second]   # what the network received
     assert [r.destination for r in rig.emu.sent] == [DEST, DEST]
     assert rig.emu.sent[0].text == "hello"
     assert rig.modem.health().counters.sent == 2
@@ -79,7 +80,7 @@ def test_cms_error_is_raised_with_its_code(make_rig, code, policy):
     with pytest.raises(CmsError) as info:
         rig.modem.send(part.pdu, part.tpdu_length)
     assert info.value.code == code and classify_cms(info.value.code).policy is policy
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0   # the next one goes through
+    rig.sent_mr(part.pdu, part.tpdu_length)   # the next one goes through
 
 
 def test_no_result_after_ctrl_z_is_in_doubt_and_the_modem_recovers(make_rig):
@@ -92,7 +93,7 @@ def test_no_result_after_ctrl_z_is_in_doubt_and_the_modem_recovers(make_rig):
     assert len(rig.emu.sent) == 1                     # it did reach the network
     rig.listener.wait(lambda r: r.details(EventKind.IN_DOUBT))
     rig.listener.wait(lambda r: rig.modem.ready and r.details(EventKind.RECOVERY))
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0
+    rig.sent_mr(part.pdu, part.tpdu_length)
 
 
 def test_send_before_ready_is_unavailable(make_rig):
@@ -190,9 +191,16 @@ def test_a_second_opener_of_the_same_port_is_refused(tmp_path):
     pty = host.start()
     holder = serial.serial_for_url(pty, timeout=0.1, exclusive=True)
     try:
-        modem = Modem(pty, load_profile("waveshare-sim800"), None)  # type: ignore[arg-type]
-        with pytest.raises(ModemUnavailableError, match="cannot open"):
-            modem.open_channel()
+        listener = Recorder()
+        modem = Modem(pty, load_profile("waveshare-sim800"), listener)
+        modem.start()
+        try:
+            listener.wait(lambda r: modem.health().state is ModemState.FAILED)
+            assert "cannot open" in (modem.health().last_error or "")
+            with pytest.raises(ModemUnavailableError):
+                modem.send("00", 1)
+        finally:
+            modem.stop()
     finally:
         holder.close()
         host.stop()

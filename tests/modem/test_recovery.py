@@ -35,7 +35,7 @@ def test_command_timeout_resyncs_and_reinitialises(make_rig):
     assert rig.modem.wait_ready(5)
     assert steps(rig)[:2] == ["step 1: re-sync (ESC, AT)", "step 2: re-init"]
     assert presses(rig) == 0                 # never touched PWRKEY for a short silence
-    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+    rig.sent_mr(PART.pdu, PART.tpdu_length)
 
 
 def power_cycled_after(make_rig, fault: str):
@@ -55,7 +55,7 @@ def test_hung_modem_is_power_cycled_through_pwrkey(make_rig):
                           "step 4: PWRKEY power cycle"]
     assert presses(rig) == 2                 # off, then on
     assert rig.modem.health().counters.recoveries >= 1
-    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+    rig.sent_mr(PART.pdu, PART.tpdu_length)
 
 
 def test_without_pwrkey_the_ladder_stops_at_cfun_and_says_so(make_rig):
@@ -132,7 +132,7 @@ def test_spontaneous_reboot_reinitialises_and_in_flight_send_is_in_doubt(make_ri
     rig.listener.wait(lambda r: len(r.details(EventKind.BOOTED)) >= 2)
     assert rig.modem.wait_ready(5)
     assert rig.emu.s.cnmi == (2, 1, 0, 2, 0) and rig.emu.s.cmgf == 0   # ds=2: reports in SR
-    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+    rig.sent_mr(PART.pdu, PART.tpdu_length)
 
 
 def test_silent_sim800_reset_is_noticed_by_the_returning_echo(make_rig):
@@ -165,7 +165,7 @@ def test_garbage_and_stray_urcs_do_not_disturb_the_session(make_rig):
     rig.emu.faults.urc('+CMTI: "SM",7')      # an index that holds nothing: CMS 321, skipped
     rig.emu.faults.urc("+CMTE: 1")
     rig.listener.wait(lambda r: r.details(EventKind.UNDER_VOLTAGE))
-    assert rig.modem.send(PART.pdu, PART.tpdu_length) >= 0
+    rig.sent_mr(PART.pdu, PART.tpdu_length)
     assert rig.modem.ready and rig.modem.health().counters.recoveries == 0
 
 

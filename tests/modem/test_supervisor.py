@@ -55,7 +55,7 @@ def test_network_lost_holds_sends_until_registered_again(make_rig):
     assert rig.modem.health().registration is Registration.NOT_REGISTERED
     rig.emu.faults.register()
     assert rig.modem.wait_ready(5)
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0
+    rig.sent_mr(part.pdu, part.tpdu_length)
 
 
 def test_sim_removed_makes_health_red_and_sends_unavailable(make_rig):
@@ -71,7 +71,7 @@ def test_sim_removed_makes_health_red_and_sends_unavailable(make_rig):
         rig.modem.send(part.pdu, part.tpdu_length)
     rig.emu.faults.insert_sim()
     assert rig.modem.wait_ready(5)
-    assert rig.modem.send(part.pdu, part.tpdu_length) >= 0
+    rig.sent_mr(part.pdu, part.tpdu_length)
 
 
 def test_pin_is_entered_once_when_required(make_rig, caplog):
@@ -209,23 +209,24 @@ def test_a_refused_hand_over_is_retried_after_the_short_delay_not_the_rescan(mak
     from gateway.clock import ManualClock
     from tests.modem.conftest import drive
     rig = make_rig(start=False)
+    rig.emu.inject_sms("+447700900555", "keep me")      # stored before start: no +CMTI read
+    assert rig.emu.wait_until(lambda: len(rig.emu.storage["SM"].listing(None)) == 1, 2)
     clock = ManualClock()
+    refused_at: list[float] = []
+    taken_at: list[float] = []
+    on_deliver = rig.listener.on_deliver
+
+    def timed(pdu: str) -> None:
+        if not refused_at:
+            refused_at.append(clock.monotonic())
+            raise RuntimeError("database is locked")
+        on_deliver(pdu)
+        taken_at.append(clock.monotonic())
+    rig.listener.on_deliver = timed
     modem = Modem(rig.emu.url, rig.profile, rig.listener, settings=SLOW_POLLS, clock=clock)
     modem.start()
     try:
         assert modem.wait_ready(5)
-        refused_at: list[float] = []
-        taken_at: list[float] = []
-        on_deliver = rig.listener.on_deliver
-
-        def timed(pdu: str) -> None:
-            if not refused_at:
-                refused_at.append(clock.monotonic())
-                raise RuntimeError("database is locked")
-            on_deliver(pdu)
-            taken_at.append(clock.monotonic())
-        rig.listener.on_deliver = timed
-        rig.emu.inject_sms("+447700900555", "keep me")
         drive(clock, lambda: bool(taken_at), step=0.25)
         # handover_retry_s (5), not rescan_interval_s (600); the read itself may cost a step.
         assert 5.0 <= taken_at[0] - refused_at[0] <= 5.5
