@@ -71,7 +71,7 @@ class ModemConfig:
     prompt_timeout: float = 10.0
     # "" chooses from AT+CNMI=? (+CMTI for SMS, +CDS for reports); else the AT+CNMI= arguments.
     cnmi: str = ""
-    # -1 leaves AT+CSMS alone; 0 or 1 sets it (0: the modem acknowledges +CMT/+CDS itself).
+    # -1 chooses (1 where SMS/reports are routed inline and offered); 0 or 1 sets it.
     csms: int = -1
     use_cmms: bool = True
     health_interval: float = 30.0
@@ -82,6 +82,8 @@ class ModemConfig:
     sms_ready_poll: float = 0.5
     under_voltage_backoff: float = 30.0
     retry_interval: float = 60.0
+    port_retry_interval: float = 5.0
+    handover_retry: float = 5.0
     # Power the modem off (AT+CPOWD=1 / AT+CPOF) when simgate stops.
     power_off_on_stop: bool = False
     # GPIO pin factory for PWRKEY ("" = gpiozero's default; "mock" for tests and the demo).
@@ -184,7 +186,7 @@ class Config:
         if self.modem.baudrate < 0:
             raise ConfigError("modem.baudrate must be 0 (the profile's) or a positive rate")
         if self.modem.csms not in (-1, 0, 1):
-            raise ConfigError("modem.csms must be -1 (leave alone), 0 or 1")
+            raise ConfigError("modem.csms must be -1 (choose), 0 or 1")
         if self.modem.probe_attempts < 1:
             raise ConfigError("modem.probe_attempts must be at least 1")
         if self.modem.pin_factory not in PIN_FACTORIES:

@@ -145,6 +145,8 @@ def modem_settings(config: Config) -> ModemSettings:
         sms_ready_poll_s=m.sms_ready_poll,
         under_voltage_backoff_s=m.under_voltage_backoff,
         retry_interval_s=m.retry_interval,
+        port_retry_interval_s=m.port_retry_interval,
+        handover_retry_s=m.handover_retry,
     )
 
 

@@ -210,7 +210,7 @@ class Gateway:
     # ---- reading ----
 
     def _view(self, m: MessageRecord) -> SentMessage:
-        outcome = lifecycle.outcome_of(m.state, m.status_name, m.error_id)
+        outcome = m.outcome
         price = Price(self.config.account.price_per_message, self.config.account.currency)  # per one SMS
         return SentMessage(
             bulk_id=m.bulk_id,

@@ -143,6 +143,8 @@ PROBES: dict[str, Probe] = {
     "modem.sms_ready_poll": Probe(5.0, SETTINGS),
     "modem.under_voltage_backoff": Probe(5.0, SETTINGS),
     "modem.retry_interval": Probe(5.0, SETTINGS),
+    "modem.port_retry_interval": Probe(1.0, SETTINGS),
+    "modem.handover_retry": Probe(1.0, SETTINGS),
     "modem.power_off_on_stop": Probe(True, lambda rt: rt.power_off_on_stop),
     "modem.pin_factory": Probe("mock", lambda rt: rt.pin_factory.name),
     "emulator.profile": Probe("sim7600", lambda rt: rt.emulator.modem.profile, EMULATOR),

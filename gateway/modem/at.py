@@ -19,7 +19,7 @@ from gateway.errors import (AtCommandError, AtTimeoutError, ModemUnavailableErro
                             SendInDoubtError)
 from gateway.modem.codes import (ABORTING, PREFIX_URCS, TWO_LINE_RESPONSES, TWO_LINE_URCS,
                                  AtResponse, Urc, UrcKind, classify_urc, final_error,
-                                 is_boot_banner, is_final, is_hex, line_prefix)
+                                 is_boot_banner, is_final, is_hex, is_power_down, line_prefix)
 from gateway.modem.errors import ModemRebootedError, NotSentReason, SendNotSentError
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,11 @@ class AtChannel:
     """Commands and URCs over one pyserial port (a ``SerialBase`` with a read timeout)."""
 
     def __init__(self, port: Any, on_urc: Callable[[Urc], None], *, name: str = "modem",
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK,
+                 on_broken: Callable[[Exception], None] | None = None) -> None:
         self._port = port
         self._on_urc = on_urc
+        self._on_broken = on_broken  # told at once when the reader dies (a USB node vanished)
         self._name = name
         self._clock = clock
         self._command_lock = threading.Lock()   # one command in flight
@@ -227,7 +229,8 @@ class AtChannel:
     def _abort_locked(self, reason: str, line: str = "") -> None:
         pending = self._pending
         if pending is not None and not pending.done.is_set():
-            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line)
+            pending.error = ModemRebootedError(f"{pending.command!r} aborted: {reason}", line,
+                                               power_down=bool(line) and is_power_down(line))
             pending.done.set()
 
     def _install(self, command: str, expect: Sequence[str], raw: bool,
@@ -286,6 +289,11 @@ class AtChannel:
                 log.warning("%s: serial read failed: %s", self._name, exc)
                 self._broken = exc
                 self.abort(f"serial port failed: {exc}")
+                if self._on_broken is not None:
+                    try:
+                        self._on_broken(exc)
+                    except Exception:  # noqa: BLE001 - the reader is ending anyway
+                        log.exception("%s: on_broken failed", self._name)
                 return
             if data:
                 spurious = 0

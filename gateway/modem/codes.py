@@ -134,6 +134,17 @@ def classify_urc(line: str) -> UrcKind | None:
     return None
 
 
+def is_power_down(line: str) -> bool:
+    """A code saying the modem switches off (normal, under-/over-voltage, +CMTE: 2)."""
+    return classify_urc(line.strip()) is UrcKind.POWER_DOWN
+
+
+def is_under_voltage(line: str) -> bool:
+    """A power code about the supply (warning or power-down), not a requested switch-off."""
+    stripped = line.strip().upper()
+    return line_prefix(stripped) == "+CMTE" or stripped.startswith(("UNDER-", "OVER-"))
+
+
 def is_boot_banner(line: str) -> bool:
     """A line a modem only says while it (re)starts: RDY, +CFUN: 1, +CPIN: READY, Call Ready,
     SMS Ready, SMS DONE, PB DONE.  ``+CPIN: READY`` also follows a PIN entry, which never

@@ -17,12 +17,15 @@ import serial
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.errors import (AtTimeoutError, CmsError, ModemUnavailableError, SendInDoubtError)
 from gateway.modem.at import AtChannel, Urc, UrcKind
-from gateway.modem.errors import CmsPolicy, ModemRebootedError, SendNotSentError, classify_cms
+from gateway.modem.codes import is_under_voltage
+from gateway.modem.errors import (CmsPolicy, ModemRebootedError, PortUnavailableError,
+                                  SendNotSentError, classify_cms)
 from gateway.modem.health import (EventKind, HealthTracker, ModemEvent, ModemHealth, ModemState,
                                   Registration, SimState)
 from gateway.modem.power import PowerSwitch
 from gateway.modem.profiles import ModemProfile
 from gateway.modem.supervisor import Supervisor
+from gateway.modem.work import WorkKind
 from gateway.modem.replies import parse_cpin, parse_memory_index, parse_registration
 from gateway.modem.ussd import UssdError, UssdReply, parse_cusd
 
@@ -64,6 +67,8 @@ class ModemSettings:
     sms_ready_poll_s: float = 0.5
     under_voltage_backoff_s: float = 30.0
     retry_interval_s: float = 60.0     # after the recovery ladder failed, start over after this
+    port_retry_interval_s: float = 5.0  # a port that cannot be opened (not there yet): retry
+    handover_retry_s: float = 5.0      # a stored SMS/report the listener refused: rescan after
 
 
 SerialFactory = Callable[..., Any]
@@ -170,7 +175,7 @@ class Modem:
             self.emit(EventKind.IN_DOUBT, str(exc))
             if not isinstance(exc.__cause__, ModemRebootedError):  # a reboot has its own URC
                 self.tracker.count(timeouts=1)
-                self._supervisor.post("timeout", str(exc))
+                self._supervisor.post(WorkKind.TIMEOUT, str(exc))
             raise
         except SendNotSentError as exc:
             # Certainly not sent: the caller requeues without counting an attempt; the
@@ -178,17 +183,17 @@ class Modem:
             # is found by the poll) and re-initialises it.
             self.tracker.count(not_sent=1)
             self.emit(EventKind.NOT_SENT, f"{exc.reason.value}: {exc}")
-            self._supervisor.post("poll", str(exc))
+            self._supervisor.post(WorkKind.POLL, str(exc))
             raise
         except AtTimeoutError as exc:
             self.tracker.count(timeouts=1)
-            self._supervisor.post("timeout", str(exc))
+            self._supervisor.post(WorkKind.TIMEOUT, str(exc))
             raise ModemUnavailableError(f"not sent: {exc}") from exc
         except CmsError as exc:
             self.tracker.count(send_errors=1)
             self.tracker.update(last_error=str(exc))
             if classify_cms(exc.code).policy is CmsPolicy.HOLD:
-                self._supervisor.post("poll", str(exc))
+                self._supervisor.post(WorkKind.POLL, str(exc))
             raise
         except ModemUnavailableError:
             raise
@@ -239,12 +244,16 @@ class Modem:
             port = self._serial_factory(self.port_url, baudrate=self.profile.baudrate,
                                         timeout=0.1, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise ModemUnavailableError(f"cannot open {self.port_url}: {exc}") from exc
+            raise PortUnavailableError(f"cannot open {self.port_url}: {exc}") from exc
         channel = AtChannel(port, self._on_urc, name=f"modem-{self.profile.name}",
-                            clock=self.clock)
+                            clock=self.clock, on_broken=self._on_port_broken)
         channel.start()
         self._channel = channel
         return channel
+
+    def _on_port_broken(self, exc: Exception) -> None:
+        """The reader died: recover now, not at the next health poll (a swapped modem)."""
+        self._supervisor.post(WorkKind.PORT, str(exc))
 
     @property
     def channel(self) -> AtChannel | None:
@@ -285,6 +294,7 @@ class Modem:
                                       else {"status_reports": 1}))
                 return True
         self.emit(EventKind.ERROR, error)
+        self._supervisor.post(WorkKind.RESCAN_SOON, kind)  # it stays stored: try again shortly
         return False
 
     # --- URCs (on the AT channel's URC thread) -----------------------------------------------
@@ -295,21 +305,21 @@ class Modem:
             self._routed(urc)
         elif kind in (UrcKind.NEW_SMS, UrcKind.STATUS_REPORT_STORED):
             memory, index = parse_memory_index(urc.value)
-            self._supervisor.post("read", (memory, index))
+            self._supervisor.post(WorkKind.READ, (memory, index))
         elif kind is UrcKind.BOOT:
-            self._supervisor.post("boot", urc)
+            self._supervisor.post(WorkKind.BOOT, urc)
         elif kind is UrcKind.POWER_DOWN:
             if not self.powering_off:
-                self.emit(EventKind.UNDER_VOLTAGE if "VOLTAGE" in urc.line or
-                          urc.line.startswith("+CMTE") else EventKind.POWERED_OFF, urc.line)
-                self._supervisor.post("power-down", urc.line)
+                self.emit(EventKind.UNDER_VOLTAGE if is_under_voltage(urc.line)
+                          else EventKind.POWERED_OFF, urc.line)
+                self._supervisor.post(WorkKind.POWER_DOWN, urc.line)
         elif kind is UrcKind.VOLTAGE_WARNING:
             self.emit(EventKind.UNDER_VOLTAGE, urc.line)
         elif kind is UrcKind.SIM:
-            self._supervisor.post("sim", parse_cpin(urc.value))
+            self._supervisor.post(WorkKind.SIM, parse_cpin(urc.value))
         elif kind is UrcKind.REGISTRATION:
             try:
-                self._supervisor.post("registration", parse_registration(urc.value, query=False))
+                self._supervisor.post(WorkKind.REGISTRATION, parse_registration(urc.value, query=False))
             except ValueError:
                 log.debug("unparsed registration URC %r", urc.line)
         elif kind is UrcKind.USSD:
@@ -332,10 +342,10 @@ class Modem:
                     log.debug("AT+CNMA: %s", exc)            # +CDS flushed from the buffer)
                     return
                 self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
-                self._supervisor.post("poll", "AT+CNMA failed")   # routing may be dropped
+                self._supervisor.post(WorkKind.POLL, "AT+CNMA failed")   # routing may be dropped
             except Exception as exc:  # noqa: BLE001 - the network will redeliver; record it
                 self.emit(EventKind.ERROR, f"AT+CNMA failed: {exc}")
-                self._supervisor.post("poll", "AT+CNMA failed")
+                self._supervisor.post(WorkKind.POLL, "AT+CNMA failed")
 
 
 __all__ = ["Modem", "ModemEvent", "ModemHealth", "ModemListener", "ModemSettings",

@@ -40,9 +40,23 @@ class CmsInfo:
 class ModemRebootedError(ModemUnavailableError):
     """The modem restarted (or powered down) while a command was waiting for its answer."""
 
-    def __init__(self, message: str, line: str = "") -> None:
+    def __init__(self, message: str, line: str = "", *, power_down: bool = False) -> None:
         super().__init__(message)
         self.line = line  # the URC that ended the command ("RDY", "NORMAL POWER DOWN"...)
+        self.power_down = power_down  # the line was a power-down code, not a restart
+
+
+class LadderExhausted(ModemError):
+    """Every recovery step failed; the supervisor waits ``retry_interval_s`` and starts over."""
+
+
+class PoweredDown(ModemError):
+    """The modem announced a power-down (under-voltage...) in the middle of a step."""
+
+
+class PortUnavailableError(ModemUnavailableError):
+    """The serial port cannot be opened (not plugged in yet, a USB node renumbering): it is
+    tried again after ``port_retry_interval_s``, not after the ladder's long retry."""
 
 
 class NotSentReason(Enum):

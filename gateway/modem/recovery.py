@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from gateway.errors import AtCommandError, AtTimeoutError, ModemUnavailableError
 from gateway.modem.at import AtChannel
-from gateway.modem.errors import ModemRebootedError
+from gateway.modem.errors import LadderExhausted, PoweredDown
 from gateway.modem.health import EventKind, ModemState
 from gateway.modem.session import probe
 
@@ -26,17 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-class LadderExhausted(Exception):
-    """Every recovery step failed; the supervisor waits and starts over."""
-
-
-class PoweredDown(Exception):
-    """The modem announced a power-down (under-voltage...) in the middle of a step."""
-
-
-def is_power_down(exc: ModemRebootedError) -> bool:
-    return "DOWN" in exc.line or "OFF" in exc.line
+__all__ = ["LadderExhausted", "PoweredDown", "Recovery"]
 
 
 class Recovery:
@@ -112,12 +102,12 @@ class Recovery:
         m.tracker.count(recoveries=1)
         m.emit(EventKind.RECOVERY, f"recovering: {reason}")
         channel: AtChannel | None
+        port_error: ModemUnavailableError | None = None
         try:
             channel = self.s.channel()
-            port_error = ""
         except ModemUnavailableError as exc:
             channel = None
-            port_error = str(exc)
+            port_error = exc
             m.emit(EventKind.RECOVERY, f"serial port unavailable: {exc}")
         if channel is not None:
             m.emit(EventKind.RECOVERY, "step 1: re-sync (ESC, AT)")
@@ -134,8 +124,8 @@ class Recovery:
             if self._soft_reset(channel) and self.s.initialise():
                 return
         if m.power is None:
-            if port_error:
-                raise LadderExhausted(port_error)
+            if port_error is not None:
+                raise port_error
             m.emit(EventKind.RECOVERY, "no PWRKEY pin configured: the ladder stops at "
                                        "AT+CFUN=1,1; power-cycle the modem by hand")
             raise LadderExhausted("modem unresponsive after AT+CFUN=1,1 and no PWRKEY pin")

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import (AtCommandError, AtTimeoutError, CmeError, CmsError,
                             ModemUnavailableError)
 from gateway.modem.at import AtChannel, Urc
-from gateway.modem.errors import ModemRebootedError, ReplyFormatError
+from gateway.modem.errors import (LadderExhausted, ModemRebootedError, PortUnavailableError,
+                                  PoweredDown, ReplyFormatError)
 from gateway.modem.health import EventKind, ModemState, SimState
 from gateway.modem.inbox import Inbox
-from gateway.modem.recovery import LadderExhausted, PoweredDown, Recovery, is_power_down
+from gateway.modem.recovery import Recovery
+from gateway.modem.work import BRING_UP, Step, Trouble, Work, WorkKind
 from gateway.modem.replies import parse_cops, parse_cpsi_mode, parse_csq, split_fields
 from gateway.modem.session import (SessionInfo, configure_sms, query_registration, query_sim,
                                    read_identity, routes_inline, unlock_sim, wait_sms_ready)
@@ -31,10 +33,14 @@ log = logging.getLogger(__name__)
 _SERVING = (ModemState.READY, ModemState.NO_NETWORK, ModemState.NO_SIM)
 
 
+def _recover(why: str) -> Trouble:
+    return Trouble(Step.RECOVER, why)
+
+
 class Supervisor:
     def __init__(self, modem: Modem) -> None:
         self.m = modem
-        self._work: deque[tuple[str, Any, float]] = deque()
+        self._work: deque[Work] = deque()
         self._work_lock = threading.Lock()
         self._wake = threading.Event()
         self.boot_seen = threading.Event()    # set by the URC thread on every boot banner
@@ -48,11 +54,11 @@ class Supervisor:
 
     # --- the work queue (filled by the URC thread and by send()) ----------------------------
 
-    def post(self, kind: str, payload: Any = None) -> None:
-        if kind == "boot":
+    def post(self, kind: WorkKind, payload: Any = None) -> None:
+        if kind is WorkKind.BOOT:
             self.boot_seen.set()
         with self._work_lock:
-            self._work.append((kind, payload, self.m.clock.monotonic()))
+            self._work.append(Work(kind, payload, self.m.clock.monotonic()))
         self._wake.set()
 
     def wake(self) -> None:
@@ -66,9 +72,9 @@ class Supervisor:
     def check_echo(self, channel: AtChannel) -> None:
         """Echo after ATE0 means the modem restarted silently (SIM800 autobaud: no banners)."""
         if channel.echoes > self._echo_baseline:
-            self.post("poll", "echo seen")
+            self.post(WorkKind.POLL, "echo seen")
 
-    def _next_item(self, timeout: float) -> tuple[str, Any, float] | None:
+    def _next_item(self, timeout: float) -> Work | None:
         with self._work_lock:
             if self._work:
                 return self._work.popleft()
@@ -84,34 +90,32 @@ class Supervisor:
     # --- main loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        reason: str | None = None
+        trouble: Trouble | None = BRING_UP
         stop = self.m.stopping
-        while not stop.is_set():
+        retry = Trouble(Step.RETRY, "retry after failure")
+        while trouble is not None and not stop.is_set():
+            wait = 0.0
             try:
-                if reason is None:
+                if trouble.step is Step.BRING_UP:
                     self.recovery.bring_up()
-                elif reason == "power-down":
+                elif trouble.step is Step.POWERED_DOWN:
                     self.recovery.after_power_down()
                 else:
-                    self.recovery.ladder(reason)
-                reason = self._serve()
-                if reason is None:
-                    return
-            except PoweredDown:
-                reason = "power-down"
-                continue
-            except LadderExhausted as exc:
+                    self.recovery.ladder(trouble.why)
+                trouble = self._serve()
+            except PoweredDown as exc:
+                trouble = Trouble(Step.POWERED_DOWN, str(exc))
+            except PortUnavailableError as exc:
                 self._failed(str(exc))
-                reason = "retry after failure"
-            except ModemUnavailableError as exc:
+                trouble, wait = retry, self.m.settings.port_retry_interval_s
+            except (LadderExhausted, ModemUnavailableError) as exc:
                 self._failed(str(exc))
-                reason = "retry after failure"
+                trouble, wait = retry, self.m.settings.retry_interval_s
             except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any bug
                 log.exception("modem supervisor failed")
                 self._failed(f"internal error: {exc}")
-                reason = "retry after failure"
-            if stop.is_set() or self.sleep(self.m.settings.retry_interval_s
-                                            if reason.startswith("retry") else 0):
+                trouble, wait = retry, self.m.settings.retry_interval_s
+            if stop.is_set() or (wait and self.sleep(wait)):
                 return
 
     def _failed(self, why: str) -> None:
@@ -132,7 +136,7 @@ class Supervisor:
             self._run_init()
             return True
         except ModemRebootedError as exc:
-            if is_power_down(exc):
+            if exc.power_down:
                 raise PoweredDown(exc.line) from exc
             log.warning("modem restarted during init: %s", exc)
             return False
@@ -221,88 +225,99 @@ class Supervisor:
 
     # --- serving -----------------------------------------------------------------------------
 
-    def _serve(self) -> str | None:
-        """Handle work and poll health until something needs recovery (returns why)."""
+    def _serve(self) -> Trouble | None:
+        """Handle work and poll health until something needs recovery (None: stopping)."""
         settings, clock = self.m.settings, self.m.clock
         next_poll = clock.monotonic() + settings.health_interval_s
         next_scan = clock.monotonic() + settings.rescan_interval_s
         while not self.m.stopping.is_set():
             item = self._next_item(min(next_poll, next_scan) - clock.monotonic())
             try:
-                if item is not None:
-                    reason = self._handle(*item)
+                if item is not None and item.kind is WorkKind.RESCAN_SOON:
+                    next_scan = min(next_scan, clock.monotonic() + settings.handover_retry_s)
+                    trouble = None
+                elif item is not None:
+                    trouble = self._handle(item)
                 elif clock.monotonic() >= next_poll:
                     next_poll = clock.monotonic() + settings.health_interval_s
-                    reason = self._poll()
+                    trouble = self._poll()
                 elif clock.monotonic() >= next_scan:
                     next_scan = clock.monotonic() + settings.rescan_interval_s
-                    reason = self._rescan()
+                    trouble = self._rescan()
                 else:
-                    reason = None
+                    trouble = None
             except AtTimeoutError as exc:
                 self.m.tracker.count(timeouts=1)
-                reason = f"command time-out: {exc}"
+                trouble = _recover(f"command time-out: {exc}")
             except ModemRebootedError as exc:
-                if is_power_down(exc):
-                    reason = "power-down"
+                if exc.power_down:
+                    trouble = Trouble(Step.POWERED_DOWN, exc.line)
                 elif exc.line:
-                    reason = self._rebooted(exc.line)
+                    trouble = self._rebooted(exc.line)
                 else:  # the reader stopped: the port broke (a USB node vanished...)
-                    reason = f"serial port: {exc}"
+                    trouble = _recover(f"serial port: {exc}")
             except ModemUnavailableError as exc:
-                reason = f"serial port: {exc}"
+                trouble = _recover(f"serial port: {exc}")
             except (CmsError, CmeError, AtCommandError) as exc:
                 self.m.tracker.update(last_error=str(exc))
-                reason = None
-            if reason:
-                return reason
+                trouble = None
+            if trouble is not None:
+                return trouble
         return None
 
-    def _handle(self, kind: str, payload: Any, posted: float) -> str | None:
+    def _handle(self, item: Work) -> Trouble | None:
         state = self.m.tracker.get().state
-        if kind == "read":
+        kind, payload = item.kind, item.payload
+        if kind is WorkKind.READ:
             if self._inbox is not None and state in (ModemState.READY, ModemState.NO_NETWORK):
                 memory, index = payload
                 self._inbox.read(memory, index)
             return None
-        if kind == "boot":
+        if kind is WorkKind.BOOT:
             urc: Urc = payload
             if urc.at < self._init_done_at:
                 return None  # a banner of the boot we already initialised after
             return self._rebooted(urc.line)
-        if kind == "power-down":
+        if kind is WorkKind.POWER_DOWN:
             # Ignored when it already ended a command (and the modem was brought back since).
-            return "power-down" if posted >= self._init_done_at else None
-        if kind == "timeout":
-            if posted < self._init_done_at:
+            if item.posted < self._init_done_at:
+                return None
+            return Trouble(Step.POWERED_DOWN, str(payload))
+        if kind is WorkKind.TIMEOUT:
+            if item.posted < self._init_done_at:
                 return None  # the modem was re-initialised since: that time-out is history
-            return f"time-out: {payload}"
-        if kind == "sim":
+            return _recover(f"time-out: {payload}")
+        if kind is WorkKind.SIM:
             sim: SimState = payload
             self.m.update_health(sim=sim)
             if sim is SimState.READY:
-                return "SIM ready again" if state is ModemState.NO_SIM else None
+                return _recover("SIM ready again") if state is ModemState.NO_SIM else None
             self._derive_state()
             return None
-        if kind == "registration":
+        if kind is WorkKind.REGISTRATION:
             self.m.update_health(registration=payload)
             self._derive_state()
             return None
-        if kind == "poll":
+        if kind is WorkKind.POLL:
             return self._poll()
+        if kind is WorkKind.PORT:
+            channel = self.m.channel
+            if channel is None or channel.broken is not None:
+                return _recover(f"serial port failed: {payload}")
+            return None  # already reopened since
         return None
 
-    def _rebooted(self, what: str) -> str:
+    def _rebooted(self, what: str) -> Trouble:
         self.m.tracker.count(reboots=1)
         self.forget_boot()
         self.m.emit(EventKind.REBOOTED, what)
-        return f"modem rebooted ({what})"
+        return _recover(f"modem rebooted ({what})")
 
-    def _poll(self) -> str | None:
+    def _poll(self) -> Trouble | None:
         channel = self.m.channel
         if channel is None or channel.broken is not None:
             # Reopening alone would keep a session the modem may not have any more: recover.
-            return f"serial port failed: {channel.broken if channel else 'closed'}"
+            return _recover(f"serial port failed: {channel.broken if channel else 'closed'}")
         sim = query_sim(channel, self.m.settings.command_timeout_s)
         self.m.update_health(sim=sim)
         if sim is SimState.READY:
@@ -314,7 +329,7 @@ class Supervisor:
             return self._rebooted("command echo is back on: the modem lost its settings")
         self._check_routing(channel)
         if sim is SimState.READY and self.m.tracker.get().state is ModemState.NO_SIM:
-            return "SIM ready again"
+            return _recover("SIM ready again")
         self._derive_state()
         return None
 
@@ -396,7 +411,7 @@ class Supervisor:
         if state is not health.state:
             self.m.set_state(state)
 
-    def _rescan(self) -> str | None:
+    def _rescan(self) -> Trouble | None:
         if self._inbox is None or self._session is None:
             return None
         if self.m.tracker.get().sim is not SimState.READY:

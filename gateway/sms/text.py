@@ -156,20 +156,28 @@ def _choose(text: str, options: SubmitOptions) -> tuple[Alphabet, list[bytes]]:
     if options.force_ucs2:
         return ucs2
     nationals, required = _national_candidates(options)
+    # A language the caller asked for wins a tie with UCS-2 (same number of parts): its tables
+    # were requested, and they leave room in the part for nothing worse than UCS-2 does.
+    requested = (options.language_code or "").strip().upper() not in _AUTO_LANGUAGE
     best: tuple[Alphabet, list[bytes]] | None = None
     if not required:
         parts = _split(text, GSM_DEFAULT, options.ref16)
         best = (GSM_DEFAULT, parts) if parts is not None else ucs2
-        if len(best[1]) == 1:
+        if len(best[1]) == 1 and (best[0] is GSM_DEFAULT or not requested):
             return best
     counts = Counter(text)
+    tie_wins = requested and best is not None and best[0] is UCS2
     winner: tuple[tuple[int, int, int], Alphabet, list[bytes]] | None = None
     for alphabet in nationals:
         if best is not None and best[0] is GSM_DEFAULT and not alphabet.lock:
             # a single shift table only adds IE overhead when the default table carries all
             continue
         bound = _fewest_parts_bound(counts, alphabet, options.ref16)
-        if bound is None or (best is not None and bound >= len(best[1])) or (
+        if bound is None:
+            continue
+        beaten = best is not None and (bound > len(best[1]) or (
+            bound == len(best[1]) and not tie_wins))
+        if beaten or (
                 winner is not None and bound > winner[0][0]):
             continue
         parts = _split(text, alphabet, options.ref16)
@@ -177,7 +185,8 @@ def _choose(text: str, options: SubmitOptions) -> tuple[Alphabet, list[bytes]]:
         key = (len(parts), len(alphabet.language_ies()), sum(map(len, parts)))
         if winner is None or key < winner[0]:
             winner = (key, alphabet, parts)
-    if winner is not None and (best is None or winner[0][0] < len(best[1])):
+    if winner is not None and (best is None or winner[0][0] < len(best[1])
+                               or (tie_wins and winner[0][0] == len(best[1]))):
         return winner[1], winner[2]
     if best is None:  # a required national table cannot carry the text: UCS-2 carries all
         log.info("national language tables cannot carry the text; falling back to UCS-2")

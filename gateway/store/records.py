@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.lifecycle import MessageState
+from gateway.lifecycle import MessageState, Outcome, outcome_of
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ class MessageRecord:
     sent_at: float | None
     done_at: float | None
     expires_at: float
+
+    @property
+    def outcome(self) -> Outcome:
+        """State, status and error as one lifecycle value (the three columns read back)."""
+        return outcome_of(self.state, self.status_name, self.error_id)
 
 
 @dataclass(frozen=True)

@@ -205,8 +205,6 @@ def test_identical_single_sms_delivered_twice_is_stored_once(tmp_path: Path) -> 
 
 # --- item 6: slow to notice ---------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 6: a port missing at start must be retried at its own short, "
-                   "configurable interval, not after modem.retry_interval (60 s) meant for a failed recovery ladder")
 def test_port_that_appears_after_start_is_picked_up_quickly(
         tmp_path: Path, make_emu: Callable[..., EmulatedModem]) -> None:
     emu = make_emu("sim800")
@@ -237,8 +235,6 @@ def test_modem_swapped_under_a_running_gateway_is_noticed(
         sent_once(stack, "41790000602")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 6: an SMS whose hand-over failed (database locked) stays on "
-                   "the SIM and must be retried after a short, configurable delay, not at the 600 s rescan")
 def test_sms_that_could_not_be_stored_is_retried_soon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.errors import StoreError
     for stack in build_stack(tmp_path):

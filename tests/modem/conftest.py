@@ -24,7 +24,8 @@ _names = itertools.count(1)
 FAST = ModemSettings(command_timeout_s=0.5, send_timeout_s=1.0, prompt_timeout_s=0.5,
                      probe_attempts=2, probe_timeout_s=0.2, registration_timeout_s=2.0,
                      registration_poll_s=0.05, sms_ready_poll_s=0.05, health_interval_s=0.1,
-                     rescan_interval_s=600, under_voltage_backoff_s=0.1, retry_interval_s=0.2)
+                     rescan_interval_s=600, under_voltage_backoff_s=0.1, retry_interval_s=0.2,
+                     port_retry_interval_s=0.2, handover_retry_s=0.2)
 
 
 class Recorder:

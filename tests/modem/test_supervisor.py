@@ -142,3 +142,93 @@ def test_a_port_that_breaks_is_reopened():
         assert modem.health().counters.reboots == 0
     finally:
         modem.stop()
+
+
+# --- events, not polls (issue 9 item 6), on ManualClock ----------------------------------------
+
+
+def manual(settings, factory, model: str = "sim800"):
+    from gateway.clock import ManualClock
+    clock = ManualClock()
+    listener = Recorder()
+    modem = Modem("/dev/ttyUSB2", profile_for_model(model), listener, settings=settings,
+                  clock=clock, serial_factory=factory)
+    return modem, listener, clock
+
+
+# Real intervals; command time-outs longer than any test drives the clock, so moving the clock
+# while the driver is busy (a few real milliseconds per step) can never time out a command.
+SLOW_POLLS = FAST.__class__(**{**FAST.__dict__, "health_interval_s": 30.0,
+                               "rescan_interval_s": 600.0, "retry_interval_s": 60.0,
+                               "port_retry_interval_s": 5.0, "handover_retry_s": 5.0,
+                               "command_timeout_s": 1000.0, "probe_timeout_s": 1000.0,
+                               "prompt_timeout_s": 1000.0, "send_timeout_s": 1000.0})
+
+
+def test_a_port_error_on_a_running_modem_reinitialises_at_once_not_at_the_next_poll():
+    from tests.modem.conftest import drive
+    ports: list[ScriptedSerial] = []
+
+    def factory(url, **kwargs):
+        ports.append(ScriptedSerial(healthy_modem))
+        return ports[-1]
+    modem, listener, clock = manual(SLOW_POLLS, factory)
+    modem.start()
+    try:
+        assert modem.wait_ready(5)
+        ports[0].fail_reads = OSError(5, "Input/output error")   # the modem was swapped
+        took = drive(clock, lambda: len(ports) == 2 and len(listener.details(EventKind.BOOTED)) >= 2,
+                     step=0.05)
+        assert took < 3.0                        # the 30 s health poll never came into it
+        assert modem.wait_ready(5)
+    finally:
+        modem.stop()
+
+
+def test_a_port_that_appears_after_start_is_picked_up_on_the_port_interval():
+    from tests.modem.conftest import drive
+    attempts: list[float] = []
+
+    def factory(url, **kwargs):
+        attempts.append(clock.monotonic())
+        if len(attempts) < 3:
+            raise OSError(2, "No such file or directory")
+        return ScriptedSerial(healthy_modem)
+    modem, listener, clock = manual(SLOW_POLLS, factory)
+    modem.start()
+    try:
+        drive(clock, lambda: modem.ready, step=0.25)
+        # Two 5 s waits, never the 60 s ladder retry (the clock moves on while init runs, so
+        # the time to ready says little; the gaps between attempts are exact).
+        assert [b - a for a, b in zip(attempts, attempts[1:])] == [5.0, 5.0]
+    finally:
+        modem.stop()
+
+
+def test_a_refused_hand_over_is_retried_after_the_short_delay_not_the_rescan(make_rig):
+    from gateway.clock import ManualClock
+    from tests.modem.conftest import drive
+    rig = make_rig(start=False)
+    clock = ManualClock()
+    modem = Modem(rig.emu.url, rig.profile, rig.listener, settings=SLOW_POLLS, clock=clock)
+    modem.start()
+    try:
+        assert modem.wait_ready(5)
+        refused_at: list[float] = []
+        taken_at: list[float] = []
+        on_deliver = rig.listener.on_deliver
+
+        def timed(pdu: str) -> None:
+            if not refused_at:
+                refused_at.append(clock.monotonic())
+                raise RuntimeError("database is locked")
+            on_deliver(pdu)
+            taken_at.append(clock.monotonic())
+        rig.listener.on_deliver = timed
+        rig.emu.inject_sms("+447700900555", "keep me")
+        drive(clock, lambda: bool(taken_at), step=0.25)
+        # handover_retry_s (5), not rescan_interval_s (600); the read itself may cost a step.
+        assert 5.0 <= taken_at[0] - refused_at[0] <= 5.5
+        assert rig.emu.wait_until(lambda: not rig.emu.storage["SM"].listing(None), 2)
+    finally:
+        modem.stop()

@@ -162,3 +162,18 @@ def test_national_ies_reduce_the_room(opts: SubmitOptions, single: int, multi: i
     assert plan.characters_per_part == multi
     assert plan_text("a" * (2 * multi), opts).sms_count == 2
     assert plan_text("a" * (2 * multi + 1), opts).sms_count == 3
+
+
+def test_requested_language_wins_a_tie_with_ucs2():
+    """Issue 9 item 7: one part either way, so the Turkish tables the caller asked for are used."""
+    text = "Merhaba, şoför ağır İş"
+    turkish = plan_text(text, SubmitOptions(language_code="TR"))
+    assert (turkish.encoding, turkish.language, turkish.sms_count) == ("gsm7", "TR", 1)
+    assert plan_text(text, SubmitOptions(language_code="TR", force_ucs2=True)).encoding == "ucs2"
+    auto = plan_text(text, SubmitOptions())                 # nothing requested: UCS-2, no IEs
+    assert (auto.encoding, auto.sms_count) == ("ucs2", 1)
+
+
+def test_requested_language_that_needs_more_parts_than_ucs2_loses():
+    text = "ş" + "中" * 60                                   # Turkish cannot carry the CJK at all
+    assert plan_text(text, SubmitOptions(language_code="TR")).encoding == "ucs2"
