@@ -87,10 +87,12 @@ REPORTS = 5
 
 
 def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., EmulatedModem], profile: str,
-                                  modem_config: dict[str, Any]) -> int:
+                                  modem_config: dict[str, Any], *, kill: bool = False) -> int:
     """Send REPORTS messages, stop the gateway, let every report come, start it again: how many
     messages never got theirs. The emulator's network runs on a ManualClock, so "while stopped"
-    is exact: no report can slip in before the stop or after the start."""
+    is exact: no report can slip in before the stop or after the start. ``kill``: the port
+    vanishes under the gateway before it stops (as for kill -9 or a power loss of the Pi), so
+    nothing it would do on a graceful stop reaches the modem."""
     clock = ManualClock()
     emu = make_emu(profile, clock=clock, timing=Timing.fast().replace(
         report_delay=10.0, cnma_timeout=5.0, redelivery_delay=5.0))
@@ -100,9 +102,12 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
         stack = next(first)
         ids = [stack.send(f"4179000020{i}", f"report {i}") for i in range(REPORTS)]
         wait_for(lambda: all(stack.state(mid).state is MessageState.SENT for mid in ids), 10, "every part sent")
+        if kill:
+            emu.faults.unplug()
         stack.runtime.stop()
     finally:
         first.close()
+        emu.faults.plug()
     clock.advance(10.0)                               # the reports come: nobody reads the port
     wait_for(lambda: len({r.reference for r in emu.reports}) == REPORTS, 5, "every report emitted")
     clock.advance(5.0)                                # CSMS=1: no AT+CNMA, routing off, SC retries
@@ -115,28 +120,30 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
         except AssertionError:
             pass
         lost = REPORTS - delivered()
-        print(f"reports lost across restarts ({profile}, {modem_config or 'defaults'}): "
-              f"{lost} of {REPORTS}")
+        print(f"reports lost across restarts ({profile}, {modem_config or 'defaults'}, "
+              f"{'kill -9' if kill else 'graceful stop'}): {lost} of {REPORTS}")
         return lost
     raise AssertionError("the restarted stack did not come up")
 
 
+@pytest.mark.parametrize("kill", [False, True], ids=["graceful", "kill"])
 @pytest.mark.parametrize("profile, modem_config", [
     pytest.param("sim7600", {}, id="sim7600-stored"),
+    pytest.param("sim800", {}, id="sim800-defaults"),
     pytest.param("sim800", {"csms": 1}, id="sim800-csms1-redelivered"),
 ])
 def test_reports_emitted_while_stopped_are_not_lost(tmp_path: Path, make_emu: Callable[..., EmulatedModem],
-                                                    profile: str, modem_config: dict[str, Any]) -> None:
-    assert reports_lost_across_a_restart(tmp_path, make_emu, profile, modem_config) == 0
+                                                    profile: str, modem_config: dict[str, Any], kill: bool) -> None:
+    assert reports_lost_across_a_restart(tmp_path, make_emu, profile, modem_config, kill=kill) == 0
 
 
+@pytest.mark.parametrize("kill", [False, True], ids=["graceful", "kill"])
 def test_reports_lost_across_restarts_without_storage_or_redelivery(
-        tmp_path: Path, make_emu: Callable[..., EmulatedModem]) -> None:
-    """SIM800 with CSMS 0 (no network redelivery): a graceful stop parks routing (CNMI mode 0, the
-    modem buffers), so even here nothing is lost across a restart; only a kill -9 loses the
-    inline reports (docs/modem.md, from tests/modem/test_reports_across_restarts.py)."""
-    lost = reports_lost_across_a_restart(tmp_path, make_emu, "sim800", {"csms": 0})
-    assert lost == 0
+        tmp_path: Path, make_emu: Callable[..., EmulatedModem], kill: bool) -> None:
+    """SIM800 forced to CSMS 0: after a kill a +CDS nobody reads is gone (docs/modem.md says so);
+    a graceful stop parks routing (CNMI mode 0 buffers), so nothing is lost there."""
+    lost = reports_lost_across_a_restart(tmp_path, make_emu, "sim800", {"csms": 0}, kill=kill)
+    assert lost == (REPORTS if kill else 0)
 
 
 # --- item 3: a modem left in the "> " prompt by a crashed predecessor ---------------------------
