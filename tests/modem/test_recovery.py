@@ -321,3 +321,33 @@ def test_a_reboot_between_prompt_and_ctrl_z_is_not_sent_and_the_modem_is_reiniti
         assert modem.send(PART.pdu, PART.tpdu_length) == 1
     finally:
         modem.stop()
+
+
+def test_under_voltage_power_down_backs_off_exactly_the_setting_on_manual_clock():
+    """Typed step POWERED_DOWN: wait under_voltage_backoff_s on the clock, then bring up (the
+    modem answers, so PWRKEY stays untouched)."""
+    from tests.modem.conftest import FakePower, drive
+    settings = FAST.__class__(**{**FAST.__dict__, "under_voltage_backoff_s": 30.0,
+                                 "health_interval_s": 1000.0, "command_timeout_s": 1000.0,
+                                 "probe_timeout_s": 1000.0})
+    power = FakePower()
+    port = ScriptedSerial(healthy_modem)
+    from gateway.clock import ManualClock
+    clock = ManualClock()
+    listener = Recorder()
+    modem = Modem("scripted://", profile_for_model("sim800", pwrkey_pin=6), listener,
+                  settings=settings, power=power, clock=clock, serial_factory=lambda u, **k: port)
+    modem.start()
+    try:
+        assert modem.wait_ready(5)
+        port.inject("\r\nUNDER-VOLTAGE POWER DOWN\r\n")
+        drive(clock, lambda: len(listener.details(EventKind.BOOTED)) >= 2, step=0.5)
+        states = [(e.time, e.detail) for e in listener.events if e.kind is EventKind.STATE]
+        down = next(t for t, d in states if d.endswith("-> powered-down"))
+        up = next(t for t, d in states if t >= down and d == "powered-down -> starting")
+        assert 30.0 <= (up - down).total_seconds() <= 31.0   # the backoff, one clock step late at most
+        assert any("UNDER-VOLTAGE POWER DOWN" in d
+                   for d in listener.details(EventKind.UNDER_VOLTAGE))
+        assert power.pulses == []
+    finally:
+        modem.stop()
