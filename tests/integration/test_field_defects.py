@@ -109,14 +109,14 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
         first.close()
         emu.faults.plug()
     clock.advance(10.0)                               # the reports come: nobody reads the port
-    wait_for(lambda: len({r.reference for r in emu.reports}) == REPORTS, 5, "every report emitted")
+    wait_for(lambda: len({r.reference for r in emu.reports}) == REPORTS, 15, "every report emitted")
     clock.advance(5.0)                                # CSMS=1: no AT+CNMA, routing off, SC retries
     for stack in build_stack(tmp_path, emu=emu, modem_config=config):
         def delivered() -> int:
             clock.advance(1.0)                        # the SC's retries, SR reads at start
             return sum(stack.state(mid).state is MessageState.DELIVERED for mid in ids)
         try:
-            wait_for(lambda: delivered() == REPORTS, 3, "every report after the restart", interval=0.05)
+            wait_for(lambda: delivered() == REPORTS, 10, "every report after the restart", interval=0.05)
         except AssertionError:
             pass
         lost = REPORTS - delivered()
