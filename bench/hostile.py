@@ -205,6 +205,21 @@ def _request(rng: random.Random) -> tuple[bytes, bool]:
     return head.encode("utf-8", "surrogateescape") + body, half_close
 
 
+def read_to_eof(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a reset ends it too: waitress may reset
+    after answering a request it refused)."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _exchange(port: int, raw: bytes, half_close: bool) -> int | str:
     """The answer's status, or why there was none ("reset", "timeout", "empty")."""
     try:
@@ -215,15 +230,7 @@ def _exchange(port: int, raw: bytes, half_close: bool) -> int | str:
                     sock.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the server answered early and closed; read what it said
-            data = b""
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except ConnectionResetError:
-                    break
-                if not chunk:
-                    break
-                data += chunk
+            data = read_to_eof(sock)
     except socket.timeout:
         return "timeout"
     except ConnectionError:

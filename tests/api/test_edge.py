@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from bench.hostile import read_to_eof
 from gateway.api import build_app
 from gateway.api.parsing import MAX_BODY_BYTES
 from gateway.api.server import MAX_HEADER_BYTES, ServerOptions, create_server, stop_server
@@ -63,15 +64,7 @@ def exchange(address: tuple[str, int], *parts: bytes) -> Answer:
                 sock.sendall(part)
             except (BrokenPipeError, ConnectionResetError):
                 break
-        data = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_eof(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}

@@ -1,6 +1,7 @@
 """A valid ``MessageRecord`` with defaults, for the store tests."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from gateway.store import MessageRecord, NewPart
@@ -25,3 +26,22 @@ def new_message(account_id: int, message_id: str, parts: int = 1, **kw: Any) -> 
     )
     base.update(kw)
     return MessageRecord(**base)
+
+
+def insert_concurrently(store: Any, account_id: int, *, threads: int = 8, each: int = 50) -> list[BaseException]:
+    """``threads`` threads each insert ``each`` one-message requests; the errors they met."""
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(each):
+                store.insert_messages([new_message(account_id, f"t{n}-{i}")])
+        except BaseException as exc:  # noqa: BLE001 - reported to the test, not swallowed
+            errors.append(exc)
+
+    started = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(30)
+    return errors

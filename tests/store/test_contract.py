@@ -16,7 +16,7 @@ from gateway.lifecycle import InDoubtPolicy, MessageState, RejectReason
 from gateway.store import LogFilter
 from gateway.store.protocol import Storage
 from gateway.store.records import InboundRecord
-from tests.store.messages import new_message as _msg
+from tests.store.messages import insert_concurrently, new_message as _msg
 
 
 @pytest.fixture
@@ -131,21 +131,7 @@ def test_report_before_the_send_is_recorded_is_kept_pending(store: Storage, acco
 
 
 def test_concurrent_writers_all_commit(store: Storage, account: int) -> None:
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            for i in range(50):
-                store.insert_messages([_msg(account, f"t{n}-{i}")])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors
+    assert insert_concurrently(store, account) == []
     assert len(store.logs(account, LogFilter(limit=1000))) == 400
 
 
