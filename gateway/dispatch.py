@@ -26,7 +26,8 @@ from gateway.errors import (
 from gateway import lifecycle
 from gateway.lifecycle import InDoubtPolicy, PartState
 from gateway.modem.errors import CmsInfo, CmsPolicy, classify_cme, classify_cms
-from gateway.store import PartJob, Store
+from gateway.store import PartJob
+from gateway.store.protocol import DispatchStorage
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class DispatchStats:
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: DispatchStorage,
         modem: Sender,
         config: SendingConfig,
         *,

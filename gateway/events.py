@@ -11,13 +11,13 @@ from typing import Any
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.inbound import InboundHandler
 from gateway.reports import ReportMatcher
-from gateway.store import Store
+from gateway.store.protocol import EventStorage
 
 log = logging.getLogger(__name__)
 
 
 class StoreListener:
-    def __init__(self, store: Store, inbound: InboundHandler, reports: ReportMatcher, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: EventStorage, inbound: InboundHandler, reports: ReportMatcher, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = store
         self.inbound = inbound
         self.reports = reports

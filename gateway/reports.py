@@ -14,13 +14,13 @@ from gateway.sms import StatusReport, decode_pdu
 from gateway.errors import PduError
 from gateway.lifecycle import number_suffix
 from gateway.logsafe import shown
-from gateway.store import Store
+from gateway.store.protocol import ReportStorage
 
 log = logging.getLogger(__name__)
 
 
 class ReportMatcher:
-    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: ReportStorage, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = store
         self.clock = clock
         self.unmatched = 0

@@ -35,7 +35,8 @@ from gateway.numbers import normalise_number
 from gateway import lifecycle
 from gateway.lifecycle import MessageState
 from gateway.statuses import STATUS_GROUPS, ErrorInfo, Status
-from gateway.store import InboundRecord, LogFilter, MessageRecord, Store
+from gateway.store import InboundRecord, LogFilter, MessageRecord
+from gateway.store.protocol import Storage
 from gateway.submit import (  # noqa: F401 - the value types are the service's API too
     MAX_DESTINATIONS,
     REF_SPACE,
@@ -164,7 +165,7 @@ def _utc(ts: float | None) -> datetime | None:
 class Gateway:
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         config: Config,
         *,
         clock: Clock = SYSTEM_CLOCK,
