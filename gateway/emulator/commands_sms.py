@@ -349,11 +349,11 @@ def send_submit(m: "EmulatedModem", pdu: str, submit: Submit, answer: str,
         return Result(final=f"+CMS ERROR: {code}", delay=latency)
     mr, m.next_mr = m.next_mr, (m.next_mr + 1) % 256
 
-    def accepted() -> None:
+    def accepted(report_now: bool = False) -> None:
         m.last_send_end = m.clock.monotonic()
         if on_sent:
             on_sent()
-        m.network.submit(m, submit, mr, pdu)
+        m.network.submit(m, submit, mr, pdu, report_now=report_now)
 
     if m.faults.take_in_doubt():
         accepted()
@@ -363,4 +363,9 @@ def send_submit(m: "EmulatedModem", pdu: str, submit: Submit, answer: str,
             accepted()
             m.reset()
         return Result(final=None, delay=latency, after=sent_then_reset)
+    if m.faults.take_report_before_result():
+        def report_then_result() -> None:   # the SC answered before the modem told the host
+            accepted(report_now=True)
+            m.write(m._frame([[f"{answer}: {mr}"]], "OK"))
+        return Result(final=None, delay=latency, after=report_then_result)
     return Result(info=[f"{answer}: {mr}"], delay=latency, after=accepted)

@@ -16,7 +16,7 @@ FAULT_KINDS = ("no_answer", "garbage", "reset", "cms_errors", "cms_error_rate", 
                "register",
                "remove_sim", "insert_sim", "under_voltage", "hang", "power_off", "in_doubt", "urc",
                "reset_in_prompt", "reset_after_send", "stuck_in_prompt", "redeliver", "unplug",
-               "plug", "swap")
+               "plug", "swap", "report_before_result")
 
 
 class BannerOrder(Enum):
@@ -43,6 +43,7 @@ class FaultPlan:
         self._cms_codes: tuple[int, ...] = RANDOM_CMS_CODES
         self._prompt_resets: list[BannerOrder] = []
         self._send_resets = 0
+        self._reports_first = 0
 
     def no_answer(self, seconds: float) -> None:
         """Ignore everything the host writes for ``seconds`` (no echo, no result)."""
@@ -118,6 +119,22 @@ class FaultPlan:
     def take_reset_after_send(self) -> bool:
         if self._send_resets:
             self._send_resets -= 1
+            return True
+        return False
+
+    def report_before_result(self, count: int = 1) -> None:
+        """The next ``count`` sends get their status report before their own ``+CMGS: <mr>``
+        (issue 9 item 4): an SMSC that answers fast, as real SIM800s show. The report is routed
+        as AT+CNMI says (``+CDS``, or stored with ``+CDSI``) the moment the network takes the
+        SMS, whatever the report delay; the ``+CMGS`` result line and ``OK`` follow it. A host
+        sees a report whose TP-MR it has not been told yet.
+        """
+        with self._modem.lock:
+            self._reports_first += int(count)
+
+    def take_report_before_result(self) -> bool:
+        if self._reports_first:
+            self._reports_first -= 1
             return True
         return False
 
@@ -230,7 +247,7 @@ class FaultPlan:
             if len(args) > 1:
                 raise ValueError("reset_in_prompt takes at most one argument: before | after")
             self.reset_in_prompt(args[0] if args else BannerOrder.AFTER)
-        elif kind in ("reset_after_send", "stuck_in_prompt", "redeliver"):
+        elif kind in ("reset_after_send", "stuck_in_prompt", "redeliver", "report_before_result"):
             if len(args) > 1:
                 raise ValueError(f"{kind} takes at most one number")
             getattr(self, kind)(*(int(a) for a in args))

@@ -170,8 +170,13 @@ class VirtualNetwork:
         self._scheduler.stop()
 
     # ----------------------------------------------------------------------------- traffic
-    def submit(self, sender: "EmulatedModem", submit: "Submit", mr: int, pdu: str) -> None:
-        """A modem's AT+CMGS/AT+CMSS was accepted: record, deliver, schedule the report."""
+    def submit(self, sender: "EmulatedModem", submit: "Submit", mr: int, pdu: str, *,
+               report_now: bool = False) -> None:
+        """A modem's AT+CMGS/AT+CMSS was accepted: record, deliver, schedule the report.
+
+        ``report_now``: the report (if one is due) reaches the sender before this returns,
+        whatever the delay, so it can precede the send's own result (fault
+        ``report_before_result``)."""
         now = self.clock.now()
         destination = submit.destination.formatted
         sender.sent.append(SentRecord(destination, submit.text, submit.data, mr,
@@ -198,7 +203,10 @@ class VirtualNetwork:
                                               discharge_time=done, status=status, smsc=self.smsc)
             record = ReportRecord(mr, destination, status, outcome, done, report_pdu)
             self._attempt(_Delivery(sender.msisdn, report_pdu, None, record))
-        self._scheduler.call_later(delay, report)
+        if report_now:
+            report()
+        else:
+            self._scheduler.call_later(delay, report)
 
     def inject(self, to: str, sender: str, text: str | None = None, *, data: bytes | None = None,
                ucs2: bool | None = None, flash: bool = False) -> int:

@@ -354,3 +354,60 @@ def test_swap_is_another_modem_on_the_port(make_modem: Callable[..., EmulatedMod
     assert modem.storage["SM"].used == 0
     digits = [int(d) for d in modem.identity["imei"]]
     assert sum(d * 2 - 9 * (d > 4) if i % 2 else d for i, d in enumerate(digits)) % 10 == 0
+
+
+# --- issue 9 item 4: a status report racing its own send ----------------------------------------
+
+CMGS_RESULT = re.compile(rb"\r\n\+CMGS: (\d+)\r\n\r\nOK\r\n")
+
+
+def send_with_report(term: Term, text: str = "fast SC") -> None:
+    (part,) = encode_text("+15550100", text, SubmitOptions(status_report=True))
+    assert term.at(f"AT+CMGS={part.tpdu_length}") == b"\r\n> "
+    term.write(part.pdu + "\x1a")
+
+
+@pytest.mark.parametrize("via_apply", [False, True])
+def test_report_before_result_precedes_its_own_cmgs(make_modem: Callable[..., EmulatedModem],
+                                                     make_term: Callable[..., Term],
+                                                     via_apply: bool) -> None:
+    from gateway.sms import StatusReport, decode_pdu
+    clock = ManualClock()                            # report_delay never passes: only the fault
+    term = make_term(make_modem("sim800", clock=clock, timing=Timing.fast().replace(report_delay=60.0)))
+    assert term.at("AT+CNMI=2,1,0,1,0") == b"\r\nOK\r\n"
+    if via_apply:
+        term.modem.faults.apply("report_before_result", ["1"])
+    else:
+        term.modem.faults.report_before_result()
+    send_with_report(term)
+    got = term.read_until(CMGS_RESULT)
+    match = re.fullmatch(rb"\r\n\+CDS: (\d+)\r\n([0-9A-F]+)\r\n\r\n\+CMGS: (\d+)\r\n\r\nOK\r\n", got)
+    assert match is not None, got                   # the report first, then the send's own result
+    report = decode_pdu(match.group(2).decode())
+    assert isinstance(report, StatusReport)
+    assert report.reference == int(match.group(3)) == term.modem.sent[0].mr == 0
+    assert [r.routed for r in term.modem.reports] == ["+CDS"]
+    send_with_report(term, "normal again")           # used up: +CMGS first, report after the delay
+    assert term.read_until(RESULT) == b"\r\n+CMGS: 1\r\n\r\nOK\r\n"
+    assert term.quiet() == b"" and len(term.modem.reports) == 1
+    clock.advance(60.0)
+    assert term.read_until(re.compile(rb"\+CDS: \d+\r\n[0-9A-F]+\r\n")).startswith(b"\r\n+CDS: ")
+
+
+def test_report_before_result_stored_as_cdsi_on_sim7600(make_modem: Callable[..., EmulatedModem],
+                                                        make_term: Callable[..., Term]) -> None:
+    term = make_term(make_modem("sim7600", timing=Timing.fast().replace(report_delay=3600.0)))
+    assert term.at("AT+CNMI=2,1,0,2,0") == b"\r\nOK\r\n"
+    term.modem.faults.report_before_result()
+    send_with_report(term)
+    assert term.read_until(CMGS_RESULT) == b'\r\n+CDSI: "SR",0\r\n\r\n+CMGS: 0\r\n\r\nOK\r\n'
+    assert [(r.reference, r.routed) for r in term.modem.reports] == [(0, "SR:0")]
+
+
+def test_report_before_result_rejects_bad_arguments(make_modem: Callable[..., EmulatedModem]) -> None:
+    modem = make_modem()
+    with pytest.raises(ValueError):
+        modem.faults.apply("report_before_result", ["1", "2"])
+    modem.faults.apply("report_before_result", ["2"])
+    assert modem.faults.take_report_before_result() and modem.faults.take_report_before_result()
+    assert not modem.faults.take_report_before_result()

@@ -162,6 +162,28 @@ def test_modem_left_in_the_prompt_is_ready_quickly_without_pwrkey(
     assert emu.pwrkey_presses == []
 
 
+# --- item 4: a report racing its own send -------------------------------------------------------
+
+def test_report_racing_its_own_send_is_credited_to_its_own_message(tmp_path: Path) -> None:
+    """A goes in doubt (the modem took it and never answered); B to the same number gets its
+    report before its own ``+CMGS: <mr>`` (a fast SC). The report is B's, not the in-doubt A's,
+    although no sent part has its TP-MR when it arrives (default policy: assume sent)."""
+    number = "41790000401"
+    for stack in build_stack(tmp_path):
+        stack.net.set_outcome(f"*{number}", "delivered", delay=3600.0)   # only the racing report comes
+        stack.emu.faults.in_doubt(1)
+        a = stack.send(number, "A: taken, never answered")
+        wait_for(lambda: stack.state(a).state is MessageState.SENT, 10, "A recorded sent in doubt")
+        assert [p["mr"] for p in stack.store.message_parts(stack.state(a).pk)] == [None]
+        stack.emu.faults.report_before_result(1)
+        b = stack.send(number, "B: its report beats its +CMGS")
+        assert stack.wait_final(b).state is MessageState.DELIVERED
+        assert [r.routed for r in stack.emu.reports] == ["+CDS"]
+        assert [s.mr for s in stack.sent_to(number)] == [0, 1]
+        assert stack.state(a).state is MessageState.SENT    # not DELIVERED by B's report
+        assert stack.store.pending_reports() == 0
+
+
 # --- item 5: inbound duplicates -----------------------------------------------------------------
 
 def sim_empty(emu: EmulatedModem) -> bool:
