@@ -161,6 +161,9 @@ def test_smstools_receives_injected_sms(host: EmulatorHost, smsd: Path) -> None:
     _wait(lambda: any(incoming.iterdir()), 25, "smsd to store the incoming SMS")
     _wait(lambda: not host.modem.storage.all_messages()["SM"], 10, "smsd to delete it")
     (received,) = list(incoming.iterdir())
-    content = received.read_text(encoding="utf-8", errors="replace")
-    assert "From: 447911123456" in content
-    assert text.strip() in content
+
+    def read() -> str:
+        return received.read_text(encoding="utf-8", errors="replace")
+    # smsd creates the file before it has written it: wait for the whole text (or time out).
+    _wait(lambda: text.strip() in read(), 10, "smsd to write the whole message")
+    assert "From: 447911123456" in read()
