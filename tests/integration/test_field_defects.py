@@ -103,13 +103,31 @@ def reports_lost_across_a_restart(tmp_path: Path, make_emu: Callable[..., Emulat
         ids = [stack.send(f"4179000020{i}", f"report {i}") for i in range(REPORTS)]
         wait_for(lambda: all(stack.state(mid).state is MessageState.SENT for mid in ids), 10, "every part sent")
         if kill:
+            # A killed (or unpowered) Pi drives no GPIO either: without this, the still-running
+            # driver sees the port vanish and its ladder presses PWRKEY, switching the modem off.
+            emu.pwrkey = lambda pressed: None  # type: ignore[method-assign]
             emu.faults.unplug()
         stack.runtime.stop()
     finally:
         first.close()
+        if kill:
+            del emu.pwrkey  # the instance attribute goes, the modem's own method is back
         emu.faults.plug()
     clock.advance(10.0)                               # the reports come: nobody reads the port
-    wait_for(lambda: len({r.reference for r in emu.reports}) == REPORTS, 15, "every report emitted")
+
+    def emitted() -> bool:
+        # A report is due report_delay after its SMS reached the network, which may be a
+        # network delay after +CMGS: move the clock on until every one has come.
+        if len({r.reference for r in emu.reports}) == REPORTS:
+            return True
+        clock.advance(0.5)
+        return False
+    try:
+        wait_for(emitted, 15, "every report emitted")
+    except AssertionError:
+        raise AssertionError(f"reports emitted {emu.reports!r}; the network holds "
+                             f"{emu.network.pending_for(emu.msisdn)}; modem power {emu.power}, "
+                             f"PWRKEY presses {emu.pwrkey_presses}") from None
     clock.advance(5.0)                                # CSMS=1: no AT+CNMA, routing off, SC retries
     for stack in build_stack(tmp_path, emu=emu, modem_config=config):
         def delivered() -> int:
